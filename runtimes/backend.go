@@ -1,0 +1,107 @@
+package runtimes
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Backend is a resolved OCI runtime: an absolute path secshim can exec
+// even when the engine gave it no PATH.
+type Backend struct {
+	Name string
+	Path string
+	Args []string
+}
+
+// Family is the command-line dialect the backend parses.
+func (b *Backend) Family() Family {
+	if b.Name == "runsc" || strings.Contains(filepath.Base(b.Path), "runsc") {
+		return FamilyRunsc
+	}
+	return FamilyRunc
+}
+
+// systemDirs are searched after PATH, which engines often leave empty.
+var systemDirs = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// Backend resolves a backend by name; "" means the default one.
+func (c *Config) Backend(name string) (*Backend, error) {
+	if name == "" {
+		name = c.DefaultBackend
+	}
+	if name == "" {
+		// No choice made: crun if installed, else runc.
+		if b, err := c.Backend("crun"); err == nil {
+			return b, nil
+		}
+		name = "runc"
+	}
+	bc, ok := c.Backends[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown backend %q", name)
+	}
+	path, err := lookPath(bc.Path)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s: %w", name, err)
+	}
+	if isSelf(path) {
+		return nil, fmt.Errorf("backend %s: %s is secshim itself; point it at the real runtime", name, path)
+	}
+	return &Backend{Name: name, Path: path, Args: bc.Args}, nil
+}
+
+func lookPath(p string) (string, error) {
+	if strings.Contains(p, "/") {
+		if !filepath.IsAbs(p) {
+			return "", fmt.Errorf("path %q is not absolute", p)
+		}
+		if err := executable(p); err != nil {
+			return "", err
+		}
+		return p, nil
+	}
+	dirs := append(filepath.SplitList(os.Getenv("PATH")), systemDirs...)
+	for _, d := range dirs {
+		if !filepath.IsAbs(d) {
+			continue // a relative PATH entry would depend on the engine's cwd
+		}
+		cand := filepath.Join(d, p)
+		if executable(cand) == nil {
+			return cand, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found in PATH or %s", p, strings.Join(systemDirs, ":"))
+}
+
+func executable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s: not an executable file", p)
+	}
+	return nil
+}
+
+// isSelf reports whether path is this very binary, which would loop.
+func isSelf(path string) bool {
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		return false
+	}
+	other, err := os.Stat(path)
+	return err == nil && os.SameFile(self, other)
+}
+
+// execBackend replaces this process with the backend: stdin, tty,
+// inherited fds (--preserve-fds, conmon's _OCI_*PIPE), signals and exit
+// status are the backend's own from here on.
+func execBackend(b *Backend, argv []string) error {
+	full := append([]string{b.Path}, argv...)
+	err := syscall.Exec(b.Path, full, os.Environ())
+	return fmt.Errorf("exec %s: %w", b.Path, err)
+}

@@ -1,0 +1,141 @@
+package runtimes
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/secshim/secshim/hardening"
+)
+
+// DefaultConfigPath is where secshim looks for its config when
+// SECSHIM_CONFIG is unset. Under Podman it is the source of truth:
+// conmon starts the runtime with a fresh environment.
+const DefaultConfigPath = "/etc/secshim/secshim.toml"
+
+// Config is secshim's config file.
+type Config struct {
+	// DefaultBackend names the backend containers run on (crun, runc,
+	// runsc, kata or one defined under [backends]). Empty: crun if
+	// installed, else runc.
+	DefaultBackend string `toml:"default_backend"`
+	// StateDir holds the sticky backend record of each container.
+	StateDir string                   `toml:"state_dir"`
+	Log      LogConfig                `toml:"log"`
+	Backends map[string]BackendConfig `toml:"backends"`
+	Policy   hardening.Policy         `toml:"policy"`
+
+	// Path is the file this config came from, "" for the built-in one.
+	Path string `toml:"-"`
+}
+
+// LogConfig says where decisions are logged.
+type LogConfig struct {
+	// File gets one JSON line per decision; "" disables it.
+	File string `toml:"file"`
+	// Level "info" logs the hardening verbs (create, run, restore, exec,
+	// update) and refusals; "debug" also the pass-through verbs.
+	Level string `toml:"level"`
+}
+
+// BackendConfig is one OCI runtime secshim can hand off to.
+type BackendConfig struct {
+	// Path is absolute, or a name looked up in PATH and the standard
+	// system directories (engines call kill/delete with no PATH).
+	Path string `toml:"path"`
+	// Args are global flags inserted before the verb (runsc needs
+	// --oci-seccomp to apply the seccomp filter secshim writes).
+	Args []string `toml:"args"`
+}
+
+// builtinBackends are known without any config.
+func builtinBackends() map[string]BackendConfig {
+	return map[string]BackendConfig{
+		"crun":  {Path: "crun"},
+		"runc":  {Path: "runc"},
+		"runsc": {Path: "runsc", Args: []string{"--oci-seccomp"}},
+		"kata":  {Path: "kata-runtime"},
+	}
+}
+
+// DefaultConfig is the configuration without a config file.
+func DefaultConfig() *Config {
+	return &Config{
+		StateDir: "/run/secshim",
+		Log:      LogConfig{File: "/var/log/secshim/secshim.log", Level: "info"},
+		Backends: builtinBackends(),
+		Policy:   *hardening.Default(),
+	}
+}
+
+// LoadConfig reads the config named by SECSHIM_CONFIG, else the one at
+// DefaultConfigPath, else uses the built-in default. A file that exists
+// but cannot be read or parsed is an error: secshim never falls back to
+// weaker defaults because of a broken file.
+func LoadConfig() (*Config, error) {
+	path, explicit := os.LookupEnv("SECSHIM_CONFIG")
+	if !explicit || path == "" {
+		path, explicit = DefaultConfigPath, false
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return DefaultConfig(), nil
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses a config file's content over the defaults: a key the
+// file leaves out keeps its built-in value.
+func ParseConfig(path string, data []byte) (*Config, error) {
+	cfg := DefaultConfig()
+	cfg.Path = path
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(cfg); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return nil, fmt.Errorf("config %s: %s", path, strings.TrimSpace(strict.String()))
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return nil, fmt.Errorf("config %s:%d:%d: %s", path, row, col, de.Error())
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	for name, b := range builtinBackends() {
+		if _, ok := cfg.Backends[name]; !ok {
+			cfg.Backends[name] = b
+		}
+	}
+	for name, b := range cfg.Backends {
+		if b.Path == "" {
+			return nil, fmt.Errorf("config %s: backends.%s.path is empty", path, name)
+		}
+	}
+	if cfg.DefaultBackend != "" {
+		if _, ok := cfg.Backends[cfg.DefaultBackend]; !ok {
+			return nil, fmt.Errorf("config %s: default_backend: unknown backend %q", path, cfg.DefaultBackend)
+		}
+	}
+	switch cfg.Log.Level {
+	case "", "info", "debug":
+	default:
+		return nil, fmt.Errorf("config %s: log.level: %q is not one of info, debug", path, cfg.Log.Level)
+	}
+	if !strings.HasPrefix(cfg.StateDir, "/") {
+		return nil, fmt.Errorf("config %s: state_dir: %q is not an absolute path", path, cfg.StateDir)
+	}
+	if err := cfg.Policy.Compile(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}

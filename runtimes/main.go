@@ -1,0 +1,235 @@
+// Package runtimes is secshim as an OCI runtime: it parses the command
+// line engines give runc, hardens what the verb is about to run, and hands
+// off to the chosen backend.
+package runtimes
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Version and Commit are set at build time (see the Makefile).
+var (
+	Version = "dev"
+	Commit  = "unknown"
+)
+
+// specVersion is the OCI runtime-spec version secshim's types follow.
+const specVersion = "1.3.0"
+
+// Main runs one secshim invocation and returns its exit status; on
+// success it never returns, because the backend replaces the process.
+func Main(argv0 string, args []string) int {
+	fam := FamilyRunc
+	if strings.Contains(filepath.Base(argv0), "runsc") {
+		fam = FamilyRunsc
+	}
+	inv, err := Parse(args, fam)
+	if err != nil {
+		return fail(logTargetOf(args), err)
+	}
+	log := engineLog{}
+	log.path, _ = inv.Global("log")
+	log.format, _ = inv.Global("log-format")
+
+	cfg, err := LoadConfig()
+	if err != nil {
+		return fail(log, err)
+	}
+	r := &call{cfg: cfg, inv: inv, log: log}
+	if err := r.dispatch(); err != nil {
+		if r.logged == nil {
+			logDecision(cfg, decision{ID: inv.ID, Verb: inv.Verb, Backend: r.backendName(), Error: err.Error()})
+		}
+		return fail(log, err)
+	}
+	return 0
+}
+
+// fail refuses the call: the reason goes to stderr and to the engine's
+// log, where Podman reads it to show the user.
+func fail(log engineLog, err error) int {
+	msg := "secshim: " + err.Error()
+	fmt.Fprintln(os.Stderr, msg)
+	log.errorLine(msg)
+	return 1
+}
+
+// logTargetOf finds --log and --log-format in an argument list that did
+// not parse, only to report that failure where the engine looks.
+func logTargetOf(args []string) engineLog {
+	var l engineLog
+	for i := 0; i < len(args); i++ {
+		a := strings.TrimLeft(args[i], "-")
+		if !strings.HasPrefix(args[i], "-") {
+			break
+		}
+		name, val, hasVal := strings.Cut(a, "=")
+		if !hasVal && i+1 < len(args) {
+			val = args[i+1]
+		}
+		switch name {
+		case "log":
+			l.path = val
+		case "log-format":
+			l.format = val
+		}
+	}
+	return l
+}
+
+// call is one invocation being served.
+type call struct {
+	cfg     *Config
+	inv     *Invocation
+	log     engineLog
+	backend *Backend
+	logged  *decision
+}
+
+func (r *call) backendName() string {
+	if r.backend == nil {
+		return ""
+	}
+	return r.backend.Name
+}
+
+func (r *call) dispatch() error {
+	if r.inv.HelpOnly() && r.inv.Verb != "" {
+		return r.passThrough()
+	}
+	switch r.inv.Verb {
+	case "":
+		if _, ok := r.inv.Global("version"); ok {
+			return r.version()
+		}
+		return r.passThrough()
+	case "create", "run", "restore":
+		return r.create()
+	case "exec":
+		return r.exec()
+	case "update":
+		return r.update()
+	case "delete":
+		return r.delete()
+	}
+	return r.passThrough()
+}
+
+// record finds the container's sticky record; without one (a container
+// created before secshim, or a lost record) the default backend serves.
+func (r *call) record() (*Record, error) {
+	if r.inv.ID != "" {
+		root, _ := r.inv.Global("root")
+		rec, ok, err := loadRecord(recordPath(r.cfg.StateDir, root, r.inv.ID))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			r.backend = &rec.Backend
+			return rec, nil
+		}
+	}
+	b, err := r.cfg.Backend("")
+	if err != nil {
+		return nil, err
+	}
+	r.backend = b
+	return nil, nil
+}
+
+func (r *call) handOff() error {
+	if r.cfg.Log.Level == "debug" && r.logged == nil {
+		logDecision(r.cfg, decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name})
+	}
+	argv, err := r.backendArgv()
+	if err != nil {
+		return err
+	}
+	return execBackend(r.backend, argv)
+}
+
+// backendArgv is the argument list for the backend. When the backend
+// parses flags differently from the dialect secshim read them in (runsc's
+// Go flags against runc's), the list is read again the backend's way, and
+// refused if that changes the verb or the container.
+func (r *call) backendArgv() ([]string, error) {
+	argv := r.inv.ArgvWith(r.backend.Args)
+	fam := r.backend.Family()
+	if fam == r.inv.Family {
+		return argv, nil
+	}
+	again, err := Parse(argv, fam)
+	if err != nil {
+		return nil, fmt.Errorf("backend %s reads these arguments differently: %w", r.backend.Name, err)
+	}
+	if again.Verb != r.inv.Verb || again.ID != r.inv.ID {
+		return nil, fmt.Errorf("backend %s would read verb %q for container %q from these arguments", r.backend.Name, again.Verb, again.ID)
+	}
+	return argv, nil
+}
+
+func (r *call) passThrough() error {
+	if _, err := r.record(); err != nil {
+		return err
+	}
+	return r.handOff()
+}
+
+// version prints secshim's version in the shape Docker parses, then the
+// default backend's own.
+func (r *call) version() error {
+	b, err := r.cfg.Backend("")
+	if err != nil {
+		return err
+	}
+	r.backend = b
+	fmt.Fprintf(os.Stdout, "secshim version %s\ncommit: %s\nspec: %s\nbackend: %s\n", Version, Commit, specVersion, b.Path)
+	return execBackend(b, []string{"--version"})
+}
+
+// delete is the one verb that does not simply exec: the record may only
+// go once the backend really deleted the container, so the backend runs
+// as a child and its exit status becomes ours.
+func (r *call) delete() error {
+	rec, err := r.record()
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		return r.handOff()
+	}
+	cmd := exec.Command(r.backend.Path, r.inv.ArgvWith(r.backend.Args)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("exec %s: %w", r.backend.Path, err)
+	}
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			os.Exit(128 + int(ws.Signal()))
+		}
+		os.Exit(exit.ExitCode())
+	}
+	if err != nil {
+		return err
+	}
+	root, _ := r.inv.Global("root")
+	os.Remove(recordPath(r.cfg.StateDir, root, r.inv.ID))
+	os.Exit(0)
+	return nil
+}

@@ -1,0 +1,92 @@
+package runtimes
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/secshim/secshim/hardening"
+	"github.com/secshim/secshim/spec"
+)
+
+// Record is what secshim remembers of a container between verbs: the
+// backend chosen at create (every later verb goes to the same one) and
+// what the container was allowed, which exec may never exceed.
+type Record struct {
+	Backend         Backend
+	Caps            hardening.CapSet
+	NoNewPrivileges bool
+}
+
+// recordPath names a container's record. Engines keep separate state
+// roots (--root), and the same ID may exist in two of them.
+func recordPath(stateDir, root, id string) string {
+	key := "default"
+	if root != "" {
+		sum := sha256.Sum256([]byte(root))
+		key = hex.EncodeToString(sum[:8])
+	}
+	return filepath.Join(stateDir, key, id)
+}
+
+// saveRecord writes a record atomically: a reader sees the old one or the
+// new one, never a torn file.
+func saveRecord(path string, r *Record) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "backend %s\npath %s\n", r.Backend.Name, r.Backend.Path)
+	for _, a := range r.Backend.Args {
+		fmt.Fprintf(&b, "arg %s\n", a)
+	}
+	fmt.Fprintf(&b, "caps %x\nnnp %t\n", uint64(r.Caps), r.NoNewPrivileges)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	if err := spec.WriteAtomic(path, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}
+
+// loadRecord reads a record; ok is false when there is none.
+func loadRecord(path string) (r *Record, ok bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("state: %w", err)
+	}
+	r = &Record{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		key, val, _ := strings.Cut(sc.Text(), " ")
+		switch key {
+		case "backend":
+			r.Backend.Name = val
+		case "path":
+			r.Backend.Path = val
+		case "arg":
+			r.Backend.Args = append(r.Backend.Args, val)
+		case "caps":
+			n, err := strconv.ParseUint(val, 16, 64)
+			if err != nil {
+				return nil, false, fmt.Errorf("state %s: caps: %w", path, err)
+			}
+			r.Caps = hardening.CapSet(n)
+		case "nnp":
+			r.NoNewPrivileges = val == "true"
+		}
+	}
+	if r.Backend.Path == "" || !filepath.IsAbs(r.Backend.Path) {
+		return nil, false, fmt.Errorf("state %s: no absolute backend path", path)
+	}
+	return r, true, nil
+}

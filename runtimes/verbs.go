@@ -1,0 +1,260 @@
+package runtimes
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/secshim/secshim/hardening"
+	"github.com/secshim/secshim/spec"
+)
+
+// create hardens the bundle's config.json (create, run and restore), then
+// records the backend and what the container was allowed. Nothing is
+// written until every check has passed, so a refusal leaves the bundle
+// byte-identical.
+func (r *call) create() error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	path, err := r.inv.SpecPath(cwd)
+	if err != nil {
+		return err
+	}
+	f, err := spec.Load(path)
+	if err != nil {
+		return err
+	}
+	if r.backend, err = r.cfg.Backend(r.cfg.DefaultBackend); err != nil {
+		return err
+	}
+	res, err := hardening.Harden(&r.cfg.Policy, f.Root)
+	d := decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name}
+	r.logged = &d
+	if err != nil {
+		d.Error = fmt.Sprintf("%s: %v", path, err)
+		logDecision(r.cfg, d)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	d.Changes = res.Changes
+	root, _ := r.inv.Global("root")
+	rec := &Record{Backend: *r.backend, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges}
+	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
+		return err
+	}
+	if err := f.Save(); err != nil {
+		return err
+	}
+	logDecision(r.cfg, d)
+	return r.handOff()
+}
+
+// exec clamps a process joining a running container to what the container
+// itself was allowed at create, in both forms engines use: a --process
+// file, and inline flags.
+func (r *call) exec() error {
+	rec, err := r.record()
+	if err != nil {
+		return err
+	}
+	p := &r.cfg.Policy
+	limit := p.AllowedCaps()
+	if rec != nil {
+		limit &= rec.Caps
+	}
+	d := decision{ID: r.inv.ID, Verb: "exec", Backend: r.backend.Name}
+	r.logged = &d
+	if path, ok := r.inv.Flag("process"); ok {
+		f, err := spec.Load(path)
+		if err != nil {
+			return err
+		}
+		changes, err := hardening.HardenProcess(p, limit, f.Root)
+		d.Changes = changes
+		if err != nil {
+			return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
+		}
+		if err := f.Save(); err != nil {
+			return err
+		}
+	}
+	if err := r.execFlags(&d, limit); err != nil {
+		return r.refuse(&d, err)
+	}
+	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
+		logDecision(r.cfg, d)
+	}
+	return r.handOff()
+}
+
+// execFlags applies the policy to exec's inline process flags.
+func (r *call) execFlags(d *decision, limit hardening.CapSet) error {
+	p := &r.cfg.Policy
+	for _, f := range []struct{ flag, kind string }{{"apparmor", "apparmor"}, {"process-label", "selinux"}} {
+		for _, v := range r.inv.FlagAll(f.flag) {
+			if why := hardening.UnconfinedLabel(f.kind, v); why != "" && p.Mode != hardening.Audit {
+				return fmt.Errorf("exec --%s %s: %s", f.flag, v, why)
+			}
+		}
+	}
+	var found []hardening.Change
+	_, dropped := hardening.ExecCaps(p, limit, r.inv.FlagAll("cap"))
+	for _, c := range dropped {
+		found = append(found, hardening.Change{Control: "capabilities", Field: "exec --cap", From: c, To: "dropped"})
+	}
+	_, hasNNP := r.inv.Flag("no-new-privs")
+	addNNP := p.NoNewPrivileges && !hasNNP
+	if addNNP {
+		found = append(found, hardening.Change{Control: "no_new_privileges", Field: "exec --no-new-privs", To: "true"})
+	}
+	d.Changes = append(d.Changes, found...)
+	switch {
+	case len(found) == 0 || p.Mode == hardening.Audit:
+		return nil
+	case p.Mode == hardening.Deny:
+		return &hardening.DeniedError{Changes: found}
+	}
+	for _, c := range dropped {
+		r.inv.RemoveFlagValue("cap", c)
+	}
+	if addNNP {
+		r.inv.AddFlag("no-new-privs", "")
+	}
+	return nil
+}
+
+// update clamps a resource update to the policy's maxima, in the file
+// (or stdin) form and in the flag form.
+func (r *call) update() error {
+	if _, err := r.record(); err != nil {
+		return err
+	}
+	p := &r.cfg.Policy
+	d := decision{ID: r.inv.ID, Verb: "update", Backend: r.backend.Name}
+	r.logged = &d
+	if src, ok := r.inv.Flag("resources"); ok {
+		f, err := loadResources(src)
+		if err != nil {
+			return err
+		}
+		ctx, err := hardening.Apply(p, hardening.UpdateRules, f.Root)
+		d.Changes = ctx.Changes
+		if err != nil {
+			return r.refuse(&d, fmt.Errorf("update --resources: %w", err))
+		}
+		if src == "-" {
+			if err := stdinFrom(f.Root.Bytes()); err != nil {
+				return err
+			}
+		} else if err := f.Save(); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		flag  string
+		limit hardening.Limit
+		parse func(string) (int64, error)
+	}{
+		{"pids-limit", p.Pids, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }},
+		{"memory", p.Memory, parseSize},
+	} {
+		v, ok := r.inv.Flag(l.flag)
+		if !ok || l.limit.Max == 0 {
+			continue
+		}
+		n, err := l.parse(v)
+		if err != nil {
+			return fmt.Errorf("update --%s %q: %w", l.flag, v, err)
+		}
+		if n > 0 && n <= l.limit.Max {
+			continue
+		}
+		if p.Mode == hardening.Deny {
+			return r.refuse(&d, fmt.Errorf("policy denies update --%s %s: above the maximum %d", l.flag, v, l.limit.Max))
+		}
+		d.Changes = append(d.Changes, hardening.Change{Control: l.flag, Field: "update --" + l.flag, From: v, To: strconv.FormatInt(l.limit.Max, 10)})
+		if p.Mode == hardening.Enforce {
+			r.inv.SetFlag(l.flag, strconv.FormatInt(l.limit.Max, 10))
+		}
+	}
+	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
+		logDecision(r.cfg, d)
+	}
+	return r.handOff()
+}
+
+// refuse logs a refused decision and returns its error.
+func (r *call) refuse(d *decision, err error) error {
+	d.Error = err.Error()
+	logDecision(r.cfg, *d)
+	return err
+}
+
+// maxResources bounds an update request read from stdin.
+const maxResources = 1 << 20
+
+func loadResources(src string) (*spec.File, error) {
+	if src != "-" {
+		return spec.Load(src)
+	}
+	data, err := io.ReadAll(io.LimitReader(os.Stdin, maxResources+1))
+	if err != nil {
+		return nil, fmt.Errorf("update --resources -: reading stdin: %w", err)
+	}
+	if len(data) > maxResources {
+		return nil, fmt.Errorf("update --resources -: more than %d bytes on stdin", maxResources)
+	}
+	return spec.LoadBytes("<stdin>", data)
+}
+
+// stdinFrom makes data the backend's stdin: a pipe holds it (a resources
+// request is far below the pipe buffer), so nothing is left on disk.
+func stdinFrom(data []byte) error {
+	rd, wr, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	if len(data) >= 65536 {
+		wr.Close()
+		return fmt.Errorf("update --resources -: request too large to hand over")
+	}
+	if _, err := wr.Write(data); err != nil {
+		wr.Close()
+		return err
+	}
+	wr.Close()
+	return unix.Dup2(int(rd.Fd()), 0)
+}
+
+// parseSize reads a memory size the way runc's --memory does: a number
+// with an optional k, m, g or t suffix (powers of 1024), "b" optional.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "b")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		case 't':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:n-1]
+		}
+	}
+	n, err := strconv.ParseFloat(t, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a size")
+	}
+	return int64(n * float64(mult)), nil
+}
