@@ -98,7 +98,8 @@ func TestDefaultPolicyOnPodmanConfigs(t *testing.T) {
 			if l, _ := get(m, "linux", "resources", "pids", "limit").(float64); l <= 0 || l > 32768 {
 				t.Errorf("pids limit %v", l)
 			}
-			for _, d := range get(m, "linux", "devices").([]any) {
+			devs, _ := get(m, "linux", "devices").([]any)
+			for _, d := range devs {
 				p := d.(map[string]any)["path"].(string)
 				if _, ok := standardDevices[p]; !ok && !strings.HasPrefix(p, "/dev/pts/") {
 					t.Errorf("host device kept: %s", p)

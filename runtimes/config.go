@@ -102,7 +102,12 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil {
 		var strict *toml.StrictMissingError
 		if errors.As(err, &strict) {
-			return nil, fmt.Errorf("config %s: %s", path, strings.TrimSpace(strict.String()))
+			msgs := make([]string, len(strict.Errors))
+			for i, e := range strict.Errors {
+				row, _ := e.Position()
+				msgs[i] = fmt.Sprintf("line %d: unknown key %s", row, strings.Join(e.Key(), "."))
+			}
+			return nil, fmt.Errorf("config %s: %s", path, strings.Join(msgs, "; "))
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {

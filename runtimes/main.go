@@ -55,7 +55,10 @@ func Main(argv0 string, args []string) int {
 // fail refuses the call: the reason goes to stderr and to the engine's
 // log, where Podman reads it to show the user.
 func fail(log engineLog, err error) int {
-	msg := "secshim: " + err.Error()
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "secshim: ") {
+		msg = "secshim: " + msg
+	}
 	fmt.Fprintln(os.Stderr, msg)
 	log.errorLine(msg)
 	return 1

@@ -34,6 +34,9 @@ func (r *call) create() error {
 		return err
 	}
 	res, err := hardening.Harden(&r.cfg.Policy, f.Root)
+	if err == nil {
+		err = r.checkCgroupManager()
+	}
 	d := decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name}
 	r.logged = &d
 	if err != nil {
@@ -52,6 +55,24 @@ func (r *call) create() error {
 	}
 	logDecision(r.cfg, d)
 	return r.handOff()
+}
+
+// checkCgroupManager refuses `--cgroup-manager disabled` (Podman's
+// --cgroups=disabled, passed because secshim is listed in
+// runtime_supports_nocgroup) where it would drop the policy's resource
+// limits, or where the backend does not know the flag.
+func (r *call) checkCgroupManager() error {
+	if m, _ := r.inv.Global("cgroup-manager"); m != "disabled" {
+		return nil
+	}
+	p := &r.cfg.Policy
+	if p.Pids != (hardening.Limit{}) || p.Memory != (hardening.Limit{}) {
+		return fmt.Errorf("--cgroup-manager disabled (podman --cgroups=disabled) would drop the policy's pids and memory limits")
+	}
+	if r.backend.Name != "crun" && !strings.HasSuffix(r.backend.Path, "/crun") {
+		return fmt.Errorf("--cgroup-manager disabled: backend %s does not support running without cgroups", r.backend.Name)
+	}
+	return nil
 }
 
 // exec clamps a process joining a running container to what the container
@@ -107,8 +128,13 @@ func (r *call) execFlags(d *decision, limit hardening.CapSet) error {
 	for _, c := range dropped {
 		found = append(found, hardening.Change{Control: "capabilities", Field: "exec --cap", From: c, To: "dropped"})
 	}
-	_, hasNNP := r.inv.Flag("no-new-privs")
-	addNNP := p.NoNewPrivileges && !hasNNP
+	// With --process the process file carries noNewPrivileges (set above);
+	// only the inline form needs the flag.
+	_, hasProcess := r.inv.Flag("process")
+	addNNP := p.NoNewPrivileges && !hasProcess && !r.inv.FlagBool("no-new-privs")
+	if addNNP && r.backend.Family() == FamilyRunsc {
+		return fmt.Errorf("exec: the policy requires no_new_privileges and %s has no --no-new-privs flag; pass the process with --process", r.backend.Name)
+	}
 	if addNNP {
 		found = append(found, hardening.Change{Control: "no_new_privileges", Field: "exec --no-new-privs", To: "true"})
 	}
