@@ -12,6 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// DevicePolicy limits linux.devices and the device cgroup.
+type DevicePolicy struct {
+	// Restrict keeps only the standard devices plus Allow.
+	Restrict bool `toml:"restrict"`
+	// Allow lists extra host devices (e.g. "/dev/fuse") a container may get.
+	Allow []string `toml:"allow"`
+}
+
 type devNum struct{ major, minor int64 }
 
 // anyMinor stands for a wildcard minor number in a device cgroup rule.

@@ -11,16 +11,16 @@ import (
 // no_new_privileges, and no escape from the container's LSM confinement.
 func HardenProcess(p *Policy, limit CapSet, doc *spec.Object) ([]Change, error) {
 	rules := []Rule{
-		{"capabilities", func(c *Context) error {
+		{Control: "capabilities", Apply: func(c *Context) error {
 			return ClampCaps(c, "process.capabilities", c.Doc, limit&p.allowed)
 		}},
-		{"no_new_privileges", func(c *Context) error {
+		{Control: "no_new_privileges", Apply: func(c *Context) error {
 			if !p.NoNewPrivileges {
 				return nil
 			}
 			return SetNoNewPrivileges(c, "process", c.Doc)
 		}},
-		{"lsm", func(c *Context) error {
+		{Control: "lsm", Apply: func(c *Context) error {
 			for _, f := range []struct{ key, kind string }{{"apparmorProfile", "apparmor"}, {"selinuxLabel", "selinux"}} {
 				v, _, err := c.Doc.String(f.key)
 				if err != nil {
@@ -33,7 +33,7 @@ func HardenProcess(p *Policy, limit CapSet, doc *spec.Object) ([]Change, error) 
 			return nil
 		}},
 	}
-	c, err := Apply(p, rules, doc)
+	c, err := Apply(p, rules, doc, Env{})
 	return append(c.Changes, c.Refusals...), err
 }
 

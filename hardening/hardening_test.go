@@ -58,7 +58,7 @@ func harden(t *testing.T, p *Policy, in []byte) ([]byte, *Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Harden(p, doc)
+	res, err := Harden(p, doc, Env{})
 	if err != nil {
 		t.Fatalf("Harden: %v", err)
 	}
@@ -220,12 +220,12 @@ func TestPolicyErrorsNameTheField(t *testing.T) {
 		p    Policy
 		want string
 	}{
-		{Policy{Capabilities: CapabilityPolicy{Allow: []string{"CAP_FOO"}}}, "policy.capabilities.allow"},
-		{Policy{Capabilities: CapabilityPolicy{Deny: []string{"SYS_ADMN"}}}, "policy.capabilities.deny"},
-		{Policy{Mode: "strict"}, "policy.mode"},
-		{Policy{Pids: Limit{Default: 10, Max: 5}}, "policy.pids"},
-		{Policy{Seccomp: SeccompPolicy{Profile: "relative.json"}}, "policy.seccomp.profile"},
-		{Policy{Devices: DevicePolicy{Allow: []string{"/etc/passwd"}}}, "policy.devices.allow"},
+		{Policy{Capabilities: CapabilityPolicy{Allow: []string{"CAP_FOO"}}}, "capabilities.allow"},
+		{Policy{Capabilities: CapabilityPolicy{Deny: []string{"SYS_ADMN"}}}, "capabilities.deny"},
+		{Policy{Mode: "strict"}, "mode"},
+		{Policy{Pids: Limit{Default: 10, Max: 5}}, "pids"},
+		{Policy{Seccomp: SeccompPolicy{Profile: "relative.json"}}, "seccomp.profile"},
+		{Policy{Devices: DevicePolicy{Allow: []string{"/etc/passwd"}}}, "devices.allow"},
 	}
 	for _, tc := range cases {
 		err := tc.p.Compile()
@@ -241,7 +241,7 @@ func TestModes(t *testing.T) {
 		p := Default()
 		p.Mode = mode
 		doc, _ := spec.ParseObject(in)
-		res, err := Harden(p, doc)
+		res, err := Harden(p, doc, Env{})
 		if string(doc.Bytes()) != string(in) {
 			t.Errorf("%s mode edited the spec", mode)
 		}
@@ -280,7 +280,7 @@ func TestPids(t *testing.T) {
 	// An update request: missing stays missing, unlimited gets the max.
 	for in, want := range map[string]string{`{}`: "null", `{"pids":{"limit":-1}}`: "32768", `{"pids":{"limit":50}}`: "50", `{"pids":{"limit":50000}}`: "32768"} {
 		doc, _ := spec.ParseObject([]byte(in))
-		if _, err := Apply(Default(), UpdateRules, doc); err != nil {
+		if _, err := Apply(Default(), UpdateRules, doc, Env{}); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := json.Marshal(get(decode(t, doc.Bytes()), "pids", "limit")); string(got) != want {

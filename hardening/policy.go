@@ -19,19 +19,46 @@ const (
 	Audit Mode = "audit"
 )
 
-// Policy is the hardening a container gets. Its zero value hardens
-// nothing; Default is the built-in baseline used when no config exists.
+// Policy is one profile's content: the hardening a container gets. Its zero
+// value hardens nothing; the built-in profiles are in profiles.go.
 type Policy struct {
-	Mode            Mode             `toml:"mode"`
+	// Name is the profile's name; Extends the profile it builds on.
+	Name    string `toml:"-"`
+	Extends string `toml:"extends"`
+	// Description says what the profile is for.
+	Description string `toml:"description"`
+	// Mode applies to every control; Modes overrides it per control
+	// (keys are control names, e.g. "seccomp").
+	Mode  Mode            `toml:"mode"`
+	Modes map[string]Mode `toml:"modes"`
+	// PassThrough applies no rule at all (the privileged profile); such
+	// containers are logged as such.
+	PassThrough bool `toml:"pass_through"`
+	// Backend routes containers with this profile to a backend ("" keeps
+	// the default).
+	Backend string `toml:"backend"`
+
 	Capabilities    CapabilityPolicy `toml:"capabilities"`
 	NoNewPrivileges bool             `toml:"no_new_privileges"`
 	Seccomp         SeccompPolicy    `toml:"seccomp"`
-	Pids            Limit            `toml:"pids"`
-	Memory          Limit            `toml:"memory"`
+	SELinux         SELinuxPolicy    `toml:"selinux"`
+	AppArmor        AppArmorPolicy   `toml:"apparmor"`
+	RootFS          RootFSPolicy     `toml:"rootfs"`
+	User            UserPolicy       `toml:"user"`
+	Namespaces      NamespacePolicy  `toml:"namespaces"`
+	Mounts          MountPolicy      `toml:"mounts"`
 	Devices         DevicePolicy     `toml:"devices"`
+	Paths           PathPolicy       `toml:"paths"`
+	Sysctls         SysctlPolicy     `toml:"sysctls"`
+	Pids            Limit            `toml:"pids"`
+	Memory          MemoryPolicy     `toml:"memory"`
+	CPU             CPUPolicy        `toml:"cpu"`
+	Rlimits         RlimitPolicy     `toml:"rlimits"`
+	Privileged      PrivilegedPolicy `toml:"privileged"`
+	Secrets         SecretsPolicy    `toml:"secrets"`
 
-	allowed CapSet // Allow minus Deny, set by Compile
-	ambient CapSet // Ambient minus Deny, set by Compile
+	allowed CapSet // Capabilities.Allow minus Deny, set by Compile
+	ambient CapSet // Capabilities.Ambient minus Deny, set by Compile
 }
 
 // CapabilityPolicy: every set is cut to Allow; Deny wins over Allow;
@@ -47,10 +74,100 @@ type SeccompPolicy struct {
 	// Profile is "default" (the Docker/Moby default profile built into
 	// secshim) or the path of a Docker/Podman-format JSON profile.
 	Profile string `toml:"profile"`
-	// KeepEngine keeps a profile the engine sent when it enforces (its
-	// default action neither allows nor only logs); otherwise, and when
-	// the engine sent none, Profile is rendered.
+	// KeepEngine keeps a profile the engine sent when it is at least as
+	// strict as Profile; otherwise, and when the engine sent none,
+	// Profile is rendered.
 	KeepEngine bool `toml:"keep_engine"`
+	// Audit renders Profile with SCMP_ACT_LOG as its default action, to
+	// profile an application's syscalls (never outside audit use).
+	Audit bool `toml:"audit"`
+}
+
+// SELinuxPolicy labels containers when SELinux is enabled (or Force).
+type SELinuxPolicy struct {
+	// Enable labels containers whenever the host has SELinux enabled.
+	Enable bool `toml:"enable"`
+	// Force labels even where the host reports SELinux disabled.
+	Force bool `toml:"force"`
+	// Type is the process type, MountType the file type; User and Role
+	// complete the label.
+	User      string `toml:"user"`
+	Role      string `toml:"role"`
+	Type      string `toml:"type"`
+	MountType string `toml:"mount_type"`
+	// RefuseTypes are process types that are never allowed.
+	RefuseTypes []string `toml:"refuse_types"`
+}
+
+// AppArmorPolicy confines containers when AppArmor is enabled.
+type AppArmorPolicy struct {
+	Enable bool `toml:"enable"`
+	// Profile is applied when the spec names none.
+	Profile string `toml:"profile"`
+	// RefuseUnconfined refuses "unconfined".
+	RefuseUnconfined bool `toml:"refuse_unconfined"`
+}
+
+// RootFSPolicy: a read-only root with writable tmpfs where apps need it.
+type RootFSPolicy struct {
+	ReadOnly bool `toml:"read_only"`
+	// Tmpfs are the writable paths mounted over a read-only root.
+	Tmpfs []string `toml:"tmpfs"`
+	// TmpfsSize is each tmpfs's size (mount option syntax, e.g. "64m").
+	TmpfsSize string `toml:"tmpfs_size"`
+	// TmpfsOptions are the tmpfs mount options besides size.
+	TmpfsOptions []string `toml:"tmpfs_options"`
+}
+
+// UserPolicy: who the container's process runs as.
+type UserPolicy struct {
+	// NonRoot requires uid != 0, unless a user namespace maps container
+	// root to a non-zero host uid.
+	NonRoot bool `toml:"non_root"`
+	// UID and GID replace root in enforce mode.
+	UID uint32 `toml:"uid"`
+	GID uint32 `toml:"gid"`
+	// NoRootGroup refuses gid 0 in additionalGids.
+	NoRootGroup bool `toml:"no_root_group"`
+}
+
+// NamespacePolicy: which namespaces a container must have of its own.
+type NamespacePolicy struct {
+	// Require lists namespaces the container must have (pid, network,
+	// ipc, uts, mount, cgroup); one missing is added.
+	Require []string `toml:"require"`
+	// RefuseHost refuses joining a host namespace (a path whose inode is
+	// the host's /proc/1/ns/*); a pod sandbox's is fine.
+	RefuseHost bool `toml:"refuse_host"`
+}
+
+// MountPolicy: what may be mounted from the host, and how.
+type MountPolicy struct {
+	// DenyHostPaths are host paths (and everything under them) that may
+	// not be bind-mounted...
+	DenyHostPaths []string `toml:"deny_host_paths"`
+	// ...unless under one of AllowHostPaths (engine storage).
+	AllowHostPaths []string `toml:"allow_host_paths"`
+	// BindOptions are forced on every bind mount (nosuid, nodev).
+	BindOptions []string `toml:"bind_options"`
+	// RefuseSharedPropagation refuses shared and rshared mounts.
+	RefuseSharedPropagation bool `toml:"refuse_shared_propagation"`
+	// ReadOnlySysfs makes /sys and cgroupfs read-only.
+	ReadOnlySysfs bool `toml:"read_only_sysfs"`
+}
+
+// PathPolicy: the /proc and /sys paths hidden or read-only.
+type PathPolicy struct {
+	Masked   []string `toml:"masked"`
+	ReadOnly []string `toml:"read_only"`
+}
+
+// SysctlPolicy: which sysctls a container may set.
+type SysctlPolicy struct {
+	// Allow lists allowed sysctl names; an entry ending in "*" is a prefix.
+	Allow []string `toml:"allow"`
+	// Restrict removes (enforce) or refuses (deny) anything not allowed.
+	Restrict bool `toml:"restrict"`
 }
 
 // Limit is a resource limit: Default is set when the spec has none (or
@@ -60,72 +177,90 @@ type Limit struct {
 	Max     int64 `toml:"max"`
 }
 
-// DevicePolicy limits linux.devices and the device cgroup.
-type DevicePolicy struct {
-	// Restrict keeps only the standard devices plus Allow.
-	Restrict bool `toml:"restrict"`
-	// Allow lists extra device paths (e.g. "/dev/fuse") a container may get.
-	Allow []string `toml:"allow"`
+// MemoryPolicy: a memory limit in bytes; SwapEqualsMemory sets the swap
+// limit to the memory limit (no swap beyond memory).
+type MemoryPolicy struct {
+	Default          int64 `toml:"default"`
+	Max              int64 `toml:"max"`
+	SwapEqualsMemory bool  `toml:"swap_equals_memory"`
 }
 
-// PodmanDefaultCaps is Podman's default capability set (containers.conf
-// default_capabilities), the baseline's allowlist.
-var PodmanDefaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
-	"CAP_SETUID", "CAP_SYS_CHROOT",
+// Limit returns the memory limit as a plain Limit.
+func (m MemoryPolicy) Limit() Limit { return Limit{m.Default, m.Max} }
+
+// CPUPolicy: CPU quota (per period, microseconds) and shares.
+type CPUPolicy struct {
+	Period int64 `toml:"period"`
+	Quota  Limit `toml:"quota"`
+	Shares Limit `toml:"shares"`
 }
 
-// DangerousCaps are never kept outside a privileged policy: each one is a
-// known container-escape or host-tampering primitive.
-var DangerousCaps = []string{
-	"CAP_SYS_ADMIN", "CAP_SYS_MODULE", "CAP_SYS_PTRACE", "CAP_SYS_RAWIO",
-	"CAP_SYS_BOOT", "CAP_SYS_TIME", "CAP_DAC_READ_SEARCH", "CAP_NET_ADMIN",
-	"CAP_NET_RAW", "CAP_MAC_ADMIN", "CAP_MAC_OVERRIDE", "CAP_BPF",
-	"CAP_PERFMON", "CAP_SYSLOG", "CAP_LINUX_IMMUTABLE", "CAP_AUDIT_CONTROL",
-	"CAP_CHECKPOINT_RESTORE",
+// RlimitPolicy: process rlimits (soft and hard set to the value).
+type RlimitPolicy struct {
+	Nofile Limit `toml:"nofile"`
+	Nproc  Limit `toml:"nproc"`
+	Core   Limit `toml:"core"`
+	// NoCore sets RLIMIT_CORE to 0: no core dumps (they leak memory
+	// contents to the host).
+	NoCore bool `toml:"no_core"`
 }
 
-// Default is the policy used when no config file exists: Podman's default
-// capabilities at most, the dangerous ones never, no_new_privileges, a
-// seccomp filter always, a pids limit and only the standard devices.
-func Default() *Policy {
-	p := &Policy{
-		Mode: Enforce,
-		Capabilities: CapabilityPolicy{
-			Allow: append([]string(nil), PodmanDefaultCaps...),
-			Deny:  append([]string(nil), DangerousCaps...),
-		},
-		NoNewPrivileges: true,
-		Seccomp:         SeccompPolicy{Profile: "default", KeepEngine: true},
-		Pids:            Limit{Default: 2048, Max: 32768},
-		Devices:         DevicePolicy{Restrict: true},
+// PrivilegedPolicy: what to do with the privileged pattern (all
+// capabilities, no seccomp, host devices, unmasked /proc, writable /sys).
+type PrivilegedPolicy struct {
+	// Action is "neutralise" (the other rules take it apart) or "refuse".
+	Action string `toml:"action"`
+}
+
+// SecretsPolicy: credentials in process.env.
+type SecretsPolicy struct {
+	// Action is "ignore", "report" or "refuse".
+	Action string `toml:"action"`
+	// Patterns are glob patterns of variable names (e.g. "*PASSWORD*").
+	Patterns []string `toml:"patterns"`
+}
+
+// Controls are the names of every control, as used in Modes and logs.
+var Controls = []string{
+	"privileged", "capabilities", "no_new_privileges", "user", "namespaces",
+	"rootfs", "mounts", "paths", "devices", "sysctls", "pids", "memory", "cpu",
+	"rlimits", "selinux", "apparmor", "secrets", "seccomp",
+}
+
+// ModeOf is the mode of one control.
+func (p *Policy) ModeOf(control string) Mode {
+	if m, ok := p.Modes[control]; ok {
+		return m
 	}
-	if err := p.Compile(); err != nil {
-		panic(err) // the built-in policy is a constant
-	}
-	return p
+	return p.Mode
 }
 
 // Compile validates the policy and precomputes what rules need. Every
 // error names the field.
 func (p *Policy) Compile() error {
-	switch p.Mode {
-	case "":
+	if p.Mode == "" {
 		p.Mode = Enforce
-	case Enforce, Deny, Audit:
-	default:
-		return fmt.Errorf("policy.mode: %q is not one of enforce, deny, audit", p.Mode)
 	}
-	allow, err := ParseCapSet("policy.capabilities.allow", p.Capabilities.Allow)
+	if err := checkMode("mode", p.Mode); err != nil {
+		return err
+	}
+	for control, m := range p.Modes {
+		if !contains(Controls, control) {
+			return fmt.Errorf("modes: unknown control %q (known: %s)", control, strings.Join(Controls, ", "))
+		}
+		if err := checkMode("modes."+control, m); err != nil {
+			return err
+		}
+	}
+	allow, err := ParseCapSet("capabilities.allow", p.Capabilities.Allow)
 	if err != nil {
 		return err
 	}
-	deny, err := ParseCapSet("policy.capabilities.deny", p.Capabilities.Deny)
+	deny, err := ParseCapSet("capabilities.deny", p.Capabilities.Deny)
 	if err != nil {
 		return err
 	}
-	amb, err := ParseCapSet("policy.capabilities.ambient", p.Capabilities.Ambient)
+	amb, err := ParseCapSet("capabilities.ambient", p.Capabilities.Ambient)
 	if err != nil {
 		return err
 	}
@@ -134,12 +269,16 @@ func (p *Policy) Compile() error {
 		p.Seccomp.Profile = "default"
 	}
 	if p.Seccomp.Profile != "default" && !strings.HasPrefix(p.Seccomp.Profile, "/") {
-		return fmt.Errorf("policy.seccomp.profile: %q is neither \"default\" nor an absolute path", p.Seccomp.Profile)
+		return fmt.Errorf("seccomp.profile: %q is neither \"default\" nor an absolute path", p.Seccomp.Profile)
 	}
-	for _, l := range []struct {
+	limits := []struct {
 		name string
 		v    Limit
-	}{{"policy.pids", p.Pids}, {"policy.memory", p.Memory}} {
+	}{
+		{"pids", p.Pids}, {"memory", p.Memory.Limit()}, {"cpu.quota", p.CPU.Quota}, {"cpu.shares", p.CPU.Shares},
+		{"rlimits.nofile", p.Rlimits.Nofile}, {"rlimits.nproc", p.Rlimits.Nproc}, {"rlimits.core", p.Rlimits.Core},
+	}
+	for _, l := range limits {
 		if l.v.Default < 0 || l.v.Max < 0 {
 			return fmt.Errorf("%s: limits must not be negative", l.name)
 		}
@@ -149,10 +288,52 @@ func (p *Policy) Compile() error {
 	}
 	for _, d := range p.Devices.Allow {
 		if !strings.HasPrefix(d, "/dev/") {
-			return fmt.Errorf("policy.devices.allow: %q is not a path under /dev/", d)
+			return fmt.Errorf("devices.allow: %q is not a path under /dev/", d)
+		}
+	}
+	switch p.Privileged.Action {
+	case "", "neutralise", "refuse":
+	default:
+		return fmt.Errorf("privileged.action: %q is not one of neutralise, refuse", p.Privileged.Action)
+	}
+	switch p.Secrets.Action {
+	case "", "ignore", "report", "refuse":
+	default:
+		return fmt.Errorf("secrets.action: %q is not one of ignore, report, refuse", p.Secrets.Action)
+	}
+	for _, ns := range p.Namespaces.Require {
+		if !contains(namespaceTypes, ns) {
+			return fmt.Errorf("namespaces.require: unknown namespace %q (known: %s)", ns, strings.Join(namespaceTypes, ", "))
+		}
+	}
+	for _, r := range CreateRules {
+		if r.Validate != nil {
+			if err := r.Validate(p); err != nil {
+				return fmt.Errorf("%s: %w", r.Control, err)
+			}
 		}
 	}
 	return nil
+}
+
+// namespaceTypes are the runtime-spec namespace names a policy may require.
+var namespaceTypes = []string{"pid", "network", "ipc", "uts", "mount", "cgroup", "user", "time"}
+
+func checkMode(field string, m Mode) error {
+	switch m {
+	case Enforce, Deny, Audit:
+		return nil
+	}
+	return fmt.Errorf("%s: %q is not one of enforce, deny, audit", field, m)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowedCaps is the most any process of a container may hold.

@@ -15,7 +15,7 @@ func pidsRule(c *Context) error {
 
 // memoryRule bounds linux.resources.memory.limit.
 func memoryRule(c *Context) error {
-	return limitRule(c, "memory", c.Policy.Memory, "memory", "limit")
+	return limitRule(c, "memory", c.Policy.Memory.Limit(), "memory", "limit")
 }
 
 func limitRule(c *Context, control string, l Limit, group, key string) error {
@@ -85,10 +85,15 @@ func ClampLimit(c *Context, control, field string, res *spec.Object, l Limit, gr
 
 // UpdateRules clamp the resources of an `update` request.
 var UpdateRules = []Rule{
-	{"pids", func(c *Context) error {
+	{Control: "pids", Apply: func(c *Context) error {
 		return ClampLimit(c, "pids", "resources", c.Doc, c.Policy.Pids, "pids", "limit", true)
 	}},
-	{"memory", func(c *Context) error {
-		return ClampLimit(c, "memory", "resources", c.Doc, c.Policy.Memory, "memory", "limit", true)
+	{Control: "memory", Apply: func(c *Context) error {
+		return ClampLimit(c, "memory", "resources", c.Doc, c.Policy.Memory.Limit(), "memory", "limit", true)
 	}},
 }
+
+// cpuControl: being written.
+var cpuControl = Rule{Control: "cpu", Apply: cpuRule}
+
+func cpuRule(c *Context) error { return nil }

@@ -11,6 +11,8 @@ import (
 	"github.com/secshim/secshim/spec"
 )
 
+var seccompControl = Rule{Control: "seccomp", Apply: seccompRule}
+
 // seccompRule makes sure a seccomp filter is always present. An engine's
 // own enforcing profile is kept when the policy says so; otherwise (none
 // sent, as after --privileged or seccomp=unconfined, or one that allows

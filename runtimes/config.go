@@ -28,10 +28,29 @@ type Config struct {
 	StateDir string                   `toml:"state_dir"`
 	Log      LogConfig                `toml:"log"`
 	Backends map[string]BackendConfig `toml:"backends"`
-	Policy   hardening.Policy         `toml:"policy"`
+	Policy   PolicyConfig             `toml:"policy"`
+	// Profiles are user profiles and overrides of built-in ones, one
+	// [profiles.NAME] table each; they are decoded when used.
+	Profiles map[string]map[string]any `toml:"profiles"`
 
 	// Path is the file this config came from, "" for the built-in one.
 	Path string `toml:"-"`
+}
+
+// PolicyConfig says which profile a container gets.
+type PolicyConfig struct {
+	// Profile is the profile of a container that asks for none.
+	Profile string `toml:"profile"`
+	// Floor is applied to every container before the profile it asks
+	// for, so that an annotation can tighten but never loosen below it.
+	// Empty: the default profile.
+	Floor string `toml:"floor"`
+	// Selectable are the profiles a container may ask for with the
+	// annotation io.secshim.profile.
+	Selectable []string `toml:"selectable"`
+	// Isolation maps values of the annotation io.secshim.isolation to
+	// backends (sandbox = "runsc", vm = "kata").
+	Isolation map[string]string `toml:"isolation"`
 }
 
 // LogConfig says where decisions are logged.
@@ -69,7 +88,11 @@ func DefaultConfig() *Config {
 		StateDir: "/run/secshim",
 		Log:      LogConfig{File: "/var/log/secshim/secshim.log", Level: "info"},
 		Backends: builtinBackends(),
-		Policy:   *hardening.Default(),
+		Policy: PolicyConfig{
+			Profile:    hardening.DefaultProfile,
+			Selectable: []string{"baseline", "restricted"},
+			Isolation:  map[string]string{"sandbox": "runsc", "vm": "kata"},
+		},
 	}
 }
 
@@ -139,8 +162,37 @@ func ParseConfig(path string, data []byte) (*Config, error) {
 	if !strings.HasPrefix(cfg.StateDir, "/") {
 		return nil, fmt.Errorf("config %s: state_dir: %q is not an absolute path", path, cfg.StateDir)
 	}
-	if err := cfg.Policy.Compile(); err != nil {
+	if err := cfg.checkPolicy(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// profiles resolves the config's profiles.
+func (c *Config) profiles() *hardening.Profiles {
+	return &hardening.Profiles{User: c.Profiles}
+}
+
+// checkPolicy validates the profile selection; the profiles themselves
+// are resolved (and checked) when a container uses them, and all of them
+// by `secshim policy check`.
+func (c *Config) checkPolicy() error {
+	ps := c.profiles()
+	if c.Policy.Floor == "" {
+		c.Policy.Floor = c.Policy.Profile
+	}
+	for _, n := range append([]string{c.Policy.Profile, c.Policy.Floor}, c.Policy.Selectable...) {
+		if _, err := ps.Chain(n); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+	}
+	if !ps.AtLeast(c.Policy.Profile, c.Policy.Floor) {
+		return fmt.Errorf("policy.profile: %q does not build on the floor %q", c.Policy.Profile, c.Policy.Floor)
+	}
+	for v, b := range c.Policy.Isolation {
+		if _, ok := c.Backends[b]; !ok {
+			return fmt.Errorf("policy.isolation.%s: unknown backend %q", v, b)
+		}
+	}
+	return nil
 }

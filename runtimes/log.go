@@ -49,6 +49,7 @@ type decision struct {
 	ID      string
 	Verb    string
 	Backend string
+	Profile string
 	Changes []hardening.Change
 	Error   string
 }
@@ -64,6 +65,9 @@ func logDecision(cfg *Config, d decision) {
 	b = appendField(b, "id", d.ID)
 	b = appendField(b, "verb", d.Verb)
 	b = appendField(b, "backend", d.Backend)
+	if d.Profile != "" {
+		b = appendField(b, "profile", d.Profile)
+	}
 	if d.Error != "" {
 		b = appendField(b, "refused", d.Error)
 	}
@@ -77,6 +81,9 @@ func logDecision(cfg *Config, d decision) {
 		b = appendField(b, "field", c.Field)
 		b = appendField(b, "from", c.From)
 		b = appendField(b, "to", c.To)
+		if c.Mode != "" {
+			b = appendField(b, "mode", string(c.Mode))
+		}
 		b = append(b, '}')
 	}
 	b = append(b, "]}\n"...)

@@ -22,6 +22,7 @@ import (
 // what the container was allowed, which exec may never exceed.
 type Record struct {
 	Backend         Backend
+	Profile         string
 	Caps            hardening.CapSet
 	NoNewPrivileges bool
 }
@@ -41,7 +42,7 @@ func recordPath(stateDir, root, id string) string {
 // new one, never a torn file.
 func saveRecord(path string, r *Record) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "backend %s\npath %s\n", r.Backend.Name, r.Backend.Path)
+	fmt.Fprintf(&b, "backend %s\npath %s\nprofile %s\n", r.Backend.Name, r.Backend.Path, r.Profile)
 	for _, a := range r.Backend.Args {
 		fmt.Fprintf(&b, "arg %s\n", a)
 	}
@@ -73,6 +74,8 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 			r.Backend.Name = val
 		case "path":
 			r.Backend.Path = val
+		case "profile":
+			r.Profile = val
 		case "arg":
 			r.Backend.Args = append(r.Backend.Args, val)
 		case "caps":
@@ -89,4 +92,12 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 		return nil, false, fmt.Errorf("state %s: no absolute backend path", path)
 	}
 	return r, true, nil
+}
+
+// profile is the recorded profile name; "" without a record.
+func (r *Record) profile() string {
+	if r == nil {
+		return ""
+	}
+	return r.Profile
 }

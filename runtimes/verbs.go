@@ -30,23 +30,36 @@ func (r *call) create() error {
 	if err != nil {
 		return err
 	}
-	if r.backend, err = r.cfg.Backend(r.cfg.DefaultBackend); err != nil {
+	sel, err := r.cfg.selectFor(f.Root)
+	if err != nil {
+		return r.refuse(&decision{ID: r.inv.ID, Verb: r.inv.Verb}, fmt.Errorf("%s: %w", path, err))
+	}
+	if r.backend, err = r.cfg.Backend(sel.backend); err != nil {
 		return err
 	}
-	res, err := hardening.Harden(&r.cfg.Policy, f.Root)
-	if err == nil {
-		err = r.checkCgroupManager()
-	}
-	d := decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name}
+	d := decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name, Profile: sel.profile.Name}
 	r.logged = &d
-	if err != nil {
-		d.Error = fmt.Sprintf("%s: %v", path, err)
-		logDecision(r.cfg, d)
-		return fmt.Errorf("%s: %w", path, err)
+	env := hardening.Env{ContainerID: r.inv.ID, StateDir: r.cfg.StateDir}
+	var res *hardening.Result
+	if sel.floor != nil {
+		// The floor first: whatever the chosen profile says, the
+		// container ends at least as hardened as the floor.
+		if res, err = hardening.Harden(sel.floor, f.Root, env); err == nil {
+			d.Changes = res.Changes
+		}
 	}
-	d.Changes = res.Changes
+	if err == nil {
+		res, err = hardening.Harden(sel.profile, f.Root, env)
+	}
+	if err == nil {
+		err = r.checkCgroupManager(sel.profile)
+	}
+	if err != nil {
+		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
+	}
+	d.Changes = append(d.Changes, res.Changes...)
 	root, _ := r.inv.Global("root")
-	rec := &Record{Backend: *r.backend, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges}
+	rec := &Record{Backend: *r.backend, Profile: sel.profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges}
 	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return err
 	}
@@ -61,12 +74,11 @@ func (r *call) create() error {
 // --cgroups=disabled, passed because secshim is listed in
 // runtime_supports_nocgroup) where it would drop the policy's resource
 // limits, or where the backend does not know the flag.
-func (r *call) checkCgroupManager() error {
+func (r *call) checkCgroupManager(p *hardening.Policy) error {
 	if m, _ := r.inv.Global("cgroup-manager"); m != "disabled" {
 		return nil
 	}
-	p := &r.cfg.Policy
-	if p.Pids != (hardening.Limit{}) || p.Memory != (hardening.Limit{}) {
+	if p.Pids != (hardening.Limit{}) || p.Memory.Limit() != (hardening.Limit{}) {
 		return fmt.Errorf("--cgroup-manager disabled (podman --cgroups=disabled) would drop the policy's pids and memory limits")
 	}
 	if r.backend.Name != "crun" && !strings.HasSuffix(r.backend.Path, "/crun") {
@@ -83,12 +95,15 @@ func (r *call) exec() error {
 	if err != nil {
 		return err
 	}
-	p := &r.cfg.Policy
+	p, err := r.cfg.profileNamed(rec.profile())
+	if err != nil {
+		return err
+	}
 	limit := p.AllowedCaps()
 	if rec != nil {
 		limit &= rec.Caps
 	}
-	d := decision{ID: r.inv.ID, Verb: "exec", Backend: r.backend.Name}
+	d := decision{ID: r.inv.ID, Verb: "exec", Backend: r.backend.Name, Profile: p.Name}
 	r.logged = &d
 	if path, ok := r.inv.Flag("process"); ok {
 		f, err := spec.Load(path)
@@ -96,6 +111,9 @@ func (r *call) exec() error {
 			return err
 		}
 		changes, err := hardening.HardenProcess(p, limit, f.Root)
+		if p.PassThrough {
+			changes, err = nil, nil
+		}
 		d.Changes = changes
 		if err != nil {
 			return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
@@ -104,7 +122,7 @@ func (r *call) exec() error {
 			return err
 		}
 	}
-	if err := r.execFlags(&d, limit); err != nil {
+	if err := r.execFlags(p, &d, limit); err != nil {
 		return r.refuse(&d, err)
 	}
 	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
@@ -114,8 +132,10 @@ func (r *call) exec() error {
 }
 
 // execFlags applies the policy to exec's inline process flags.
-func (r *call) execFlags(d *decision, limit hardening.CapSet) error {
-	p := &r.cfg.Policy
+func (r *call) execFlags(p *hardening.Policy, d *decision, limit hardening.CapSet) error {
+	if p.PassThrough {
+		return nil
+	}
 	for _, f := range []struct{ flag, kind string }{{"apparmor", "apparmor"}, {"process-label", "selinux"}} {
 		for _, v := range r.inv.FlagAll(f.flag) {
 			if why := hardening.UnconfinedLabel(f.kind, v); why != "" && p.Mode != hardening.Audit {
@@ -157,18 +177,22 @@ func (r *call) execFlags(d *decision, limit hardening.CapSet) error {
 // update clamps a resource update to the policy's maxima, in the file
 // (or stdin) form and in the flag form.
 func (r *call) update() error {
-	if _, err := r.record(); err != nil {
+	rec, err := r.record()
+	if err != nil {
 		return err
 	}
-	p := &r.cfg.Policy
-	d := decision{ID: r.inv.ID, Verb: "update", Backend: r.backend.Name}
+	p, err := r.cfg.profileNamed(rec.profile())
+	if err != nil {
+		return err
+	}
+	d := decision{ID: r.inv.ID, Verb: "update", Backend: r.backend.Name, Profile: p.Name}
 	r.logged = &d
 	if src, ok := r.inv.Flag("resources"); ok {
 		f, err := loadResources(src)
 		if err != nil {
 			return err
 		}
-		ctx, err := hardening.Apply(p, hardening.UpdateRules, f.Root)
+		ctx, err := hardening.Apply(p, hardening.UpdateRules, f.Root, hardening.Env{})
 		d.Changes = ctx.Changes
 		if err != nil {
 			return r.refuse(&d, fmt.Errorf("update --resources: %w", err))
@@ -187,7 +211,7 @@ func (r *call) update() error {
 		parse func(string) (int64, error)
 	}{
 		{"pids-limit", p.Pids, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }},
-		{"memory", p.Memory, parseSize},
+		{"memory", p.Memory.Limit(), parseSize},
 	} {
 		v, ok := r.inv.Flag(l.flag)
 		if !ok || l.limit.Max == 0 {

@@ -148,7 +148,7 @@ func cgroupValue(t *testing.T, pid, controller, file string) string {
 }
 
 func TestDirectLifecycle(t *testing.T) {
-	d := newDirect(t, "[policy.pids]\ndefault = 100\nmax = 500\n")
+	d := newDirect(t, "[profiles.baseline.pids]\ndefault = 100\nmax = 500\n")
 	id := fmt.Sprintf("secshim-direct-%d", os.Getpid())
 	t.Cleanup(func() { d.runc("delete", "--force", id) })
 
@@ -272,12 +272,12 @@ func TestFailClosed(t *testing.T) {
 		}, want: "symlink"},
 		{name: "missing bundle", setup: func(d *direct) string { return filepath.Join(d.dir, "nope") }, want: "nope"},
 		{name: "malformed config file", config: "!default_backend = runc", want: "secshim.toml"},
-		{name: "unknown key in config file", config: "[policy]\nno_new_privs = true", want: "no_new_privs"},
-		{name: "unknown capability in policy", config: "[policy.capabilities]\nallow = [\"CAP_CHOWN\", \"CAP_NOPE\"]", want: "CAP_NOPE"},
+		{name: "unknown key in config file", config: "[profiles.baseline]\nno_new_privs = true", want: "no_new_privs"},
+		{name: "unknown capability in policy", config: "[profiles.baseline.capabilities]\nallow = [\"CAP_CHOWN\", \"CAP_NOPE\"]", want: "CAP_NOPE"},
 		{name: "unknown backend", config: "!default_backend = \"nope\"", want: "nope"},
 		{name: "backend binary missing", config: "[backends.runc]\npath = \"/nonexistent/runc\"", want: "/nonexistent/runc"},
 		{name: "backend is secshim itself", config: "[backends.runc]\npath = \"@SELF@\"", want: "secshim itself"},
-		{name: "deny mode refuses a privileged spec", config: "[policy]\nmode = \"deny\"", setup: func(d *direct) string {
+		{name: "deny mode refuses a privileged spec", config: "[profiles.baseline]\nmode = \"deny\"", setup: func(d *direct) string {
 			d.editSpec(func(m map[string]any) {
 				caps := m["process"].(map[string]any)["capabilities"].(map[string]any)
 				caps["bounding"] = append(caps["bounding"].([]any), "CAP_SYS_ADMIN")

@@ -305,7 +305,7 @@ func memoryLimit(t *testing.T, pm *testenv.Podman, name string) int64 {
 
 // A container secshim refuses shows the reason in Podman's own error.
 func TestRefusalReachesPodman(t *testing.T) {
-	s := newSetup(t, backends()[0], "[policy]\nmode = \"deny\"\n")
+	s := newSetup(t, backends()[0], "[profiles.baseline]\nmode = \"deny\"\n")
 	_, stderr, code := s.pm.Run(append(s.runArgs("--privileged"), testenv.Image, "true")...)
 	if code == 0 {
 		t.Fatal("a --privileged container ran under a deny policy")
@@ -317,7 +317,7 @@ func TestRefusalReachesPodman(t *testing.T) {
 	}
 	// The defaults still start under deny: Podman's default spec complies
 	// once the engine's seccomp profile and capabilities are kept.
-	s2 := newSetup(t, backends()[0], "[policy]\nmode = \"deny\"\nno_new_privileges = false\n[policy.pids]\ndefault = 0\n")
+	s2 := newSetup(t, backends()[0], "[profiles.baseline]\nmode = \"deny\"\nno_new_privileges = false\n[profiles.baseline.pids]\ndefault = 0\n")
 	s2.pm.MustRun(append(s2.runArgs(), testenv.Image, "true")...)
 }
 
@@ -332,7 +332,7 @@ func TestCgroupsDisabledRefused(t *testing.T) {
 
 // podman update cannot lift a limit above the policy's maximum.
 func TestPodmanUpdateClamped(t *testing.T) {
-	s := newSetup(t, backends()[0], "[policy.memory]\nmax = 268435456\n")
+	s := newSetup(t, backends()[0], "[profiles.baseline.memory]\nmax = 268435456\n")
 	name := testenv.Name()
 	s.pm.RemoveOnCleanup(name)
 	s.pm.MustRun(append([]string{"run", "-d", "--name", name}, append(ulimits, testenv.Image, "sleep", "1000")...)...)
