@@ -51,6 +51,13 @@ func devicesRule(c *Context) error {
 	for _, d := range standardDevices {
 		allowed = append(allowed, d)
 	}
+	// Map order is random; the rules written must not be.
+	slices.SortFunc(allowed, func(a, b devNum) int {
+		if a.major != b.major {
+			return int(a.major - b.major)
+		}
+		return int(a.minor - b.minor)
+	})
 	extra, err := c.Policy.extraDevices()
 	if err != nil {
 		return err

@@ -118,7 +118,10 @@ func TestDefaultPolicyOnPodmanConfigs(t *testing.T) {
 
 // A policy that changes nothing leaves the config byte-identical.
 func TestNoOpPolicyKeepsBytes(t *testing.T) {
-	p := &Policy{Capabilities: CapabilityPolicy{Allow: []string{"ALL"}, Ambient: []string{"ALL"}}, Seccomp: SeccompPolicy{KeepEngine: true}}
+	// Podman's own seccomp profile: the engine's is kept only when it is at
+	// least as strict as the policy's, and Podman's allows more than the
+	// built-in default.
+	p := &Policy{Capabilities: CapabilityPolicy{Allow: []string{"ALL"}, Ambient: []string{"ALL"}}, Seccomp: SeccompPolicy{Profile: testdataPath(t, "podman-seccomp.json"), KeepEngine: true}}
 	if err := p.Compile(); err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +170,7 @@ func TestPrivilegedIsNeutralised(t *testing.T) {
 }
 
 func TestUnknownFieldsSurvive(t *testing.T) {
-	in := []byte(`{"ociVersion":"1.2.0","x-vendor":{"a":[1,{"b":null}]},"process":{"user":{"uid":0,"gid":0},"args":["sh"],"x-proc":true,"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_CHOWN"],"x-caps":1}},"linux":{"x-linux":"keep"}}`)
+	in := []byte(`{"ociVersion":"1.2.0","x-vendor":{"a":[1,{"b":null}]},"process":{"user":{"uid":0,"gid":0},"args":["sh"],"x-proc":true,"capabilities":{"bounding":["CAP_SYS_ADMIN","CAP_CHOWN"],"x-caps":1}},"linux":{"x-linux":"keep","namespaces":[{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]}}`)
 	out, _ := harden(t, Default(), in)
 	m := decode(t, out)
 	for _, path := range [][]string{{"x-vendor"}, {"process", "x-proc"}, {"process", "capabilities", "x-caps"}, {"linux", "x-linux"}} {

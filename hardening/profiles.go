@@ -61,7 +61,11 @@ func builtin(name string) (*Policy, bool) {
 		p.User = UserPolicy{NonRoot: true, UID: 65534, GID: 65534, NoRootGroup: true}
 		p.RootFS.ReadOnly = true
 		p.Memory = MemoryPolicy{Default: 512 << 20, Max: 8 << 30, SwapEqualsMemory: true}
-		p.Rlimits = RlimitPolicy{Nofile: Limit{1024, 65536}, Nproc: Limit{1024, 4096}, NoCore: true}
+		// RLIMIT_NPROC counts per host uid, and every restricted container runs
+		// as 65534: a low value would be shared by all of them. The pids
+		// cgroup bounds each container.
+		p.Rlimits = RlimitPolicy{Nofile: Limit{1024, 65536}, Nproc: Limit{4096, 65536}, NoCore: true}
+		p.CPU = CPUPolicy{Period: 100000, Quota: Limit{Max: 400000}}
 		return p, true
 	}
 	return nil, false
@@ -90,18 +94,22 @@ func baseline() *Policy {
 			TmpfsSize:    "64m",
 			TmpfsOptions: []string{"nosuid", "nodev", "noexec"},
 		},
-		Namespaces: NamespacePolicy{Require: []string{"pid", "network", "ipc", "uts", "mount", "cgroup"}, RefuseHost: true},
+		Namespaces: NamespacePolicy{Require: []string{"pid", "network", "ipc", "uts", "mount"}, Add: []string{"cgroup"}, RefuseHost: true},
 		Mounts: MountPolicy{
 			DenyHostPaths: []string{
 				"/", "/boot", "/dev", "/etc", "/proc", "/sys", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/root",
 				"/var/lib/containers", "/var/lib/docker", "/var/lib/containerd", "/var/lib/kubelet", "/run/containerd",
 				"/var/run/docker.sock", "/run/docker.sock", "/run/podman", "/var/run/podman",
 				"/run/containerd/containerd.sock", "/var/run/crio", "/run/crio",
+				// The system bus and systemd's sockets control the host; the
+				// runtimes' state directories hold every container's state.
+				"/run/dbus", "/var/run/dbus", "/run/systemd", "/run/runc", "/run/crun", "/run/runsc",
 			},
 			AllowHostPaths: []string{
 				"/var/lib/containers/storage", "/run/containers/storage", "/run/libpod",
 				"/var/lib/containerd/io.containerd.grpc.v1.cri", "/run/containerd/io.containerd.runtime.v2.task",
 				"/var/lib/docker/containers", "/var/lib/kubelet/pods",
+				"/var/lib/docker/volumes", "/run/containerd/io.containerd.grpc.v1.cri",
 			},
 			BindOptions:             []string{"nosuid", "nodev"},
 			RefuseSharedPropagation: true,
@@ -158,6 +166,9 @@ func (ps *Profiles) Names() []string {
 
 // Chain is the profile and its ancestors, the profile itself first.
 func (ps *Profiles) Chain(name string) ([]string, error) {
+	if name == "" {
+		return nil, fmt.Errorf("no profile named")
+	}
 	var chain []string
 	for cur := name; cur != ""; {
 		if slices.Contains(chain, cur) {

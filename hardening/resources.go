@@ -13,9 +13,61 @@ func pidsRule(c *Context) error {
 	return limitRule(c, "pids", c.Policy.Pids, "pids", "limit")
 }
 
-// memoryRule bounds linux.resources.memory.limit.
+// memoryRule bounds linux.resources.memory.limit and, with
+// SwapEqualsMemory, sets memory.swap (which runc reads as memory plus
+// swap) to the limit, so a container cannot page out past its limit.
 func memoryRule(c *Context) error {
-	return limitRule(c, "memory", c.Policy.Memory.Limit(), "memory", "limit")
+	m := c.Policy.Memory
+	if err := limitRule(c, "memory", m.Limit(), "memory", "limit"); err != nil {
+		return err
+	}
+	if !m.SwapEqualsMemory {
+		return nil
+	}
+	linux, ok, err := c.Doc.Object("linux")
+	if err != nil || !ok {
+		return err
+	}
+	res, ok, err := linux.Object("resources")
+	if err != nil || !ok {
+		return err
+	}
+	return swapEqualsMemory(c, "linux.resources", res, false)
+}
+
+// swapEqualsMemory sets memory.swap to a positive memory.limit. In an
+// update, a swap without a limit would lift swap above a limit it cannot
+// see: it is dropped from the request, which leaves swap unchanged.
+func swapEqualsMemory(c *Context, field string, res *spec.Object, update bool) error {
+	field += ".memory"
+	g, ok, err := res.Object("memory")
+	if err != nil || !ok {
+		return err
+	}
+	limit, hasLimit, err := g.Int64("limit")
+	if err != nil {
+		return err
+	}
+	swap, hasSwap, err := g.Int64("swap")
+	if err != nil {
+		return err
+	}
+	from := ""
+	if hasSwap {
+		from = strconv.FormatInt(swap, 10)
+	}
+	switch {
+	case hasLimit && limit > 0:
+		if hasSwap && swap == limit {
+			return nil
+		}
+		c.changed("memory", field+".swap", from, strconv.FormatInt(limit, 10))
+		return g.SetInt64("swap", limit)
+	case update && !hasLimit && hasSwap:
+		c.changed("memory", field+".swap", from, "(dropped: swap may not differ from the memory limit)")
+		g.Delete("swap")
+	}
+	return nil
 }
 
 func limitRule(c *Context, control string, l Limit, group, key string) error {
@@ -89,11 +141,15 @@ var UpdateRules = []Rule{
 		return ClampLimit(c, "pids", "resources", c.Doc, c.Policy.Pids, "pids", "limit", true)
 	}},
 	{Control: "memory", Apply: func(c *Context) error {
-		return ClampLimit(c, "memory", "resources", c.Doc, c.Policy.Memory.Limit(), "memory", "limit", true)
+		if err := ClampLimit(c, "memory", "resources", c.Doc, c.Policy.Memory.Limit(), "memory", "limit", true); err != nil {
+			return err
+		}
+		if !c.Policy.Memory.SwapEqualsMemory {
+			return nil
+		}
+		return swapEqualsMemory(c, "resources", c.Doc, true)
+	}},
+	{Control: "cpu", Apply: func(c *Context) error {
+		return clampCPU(c, "resources", c.Doc, true)
 	}},
 }
-
-// cpuControl: being written.
-var cpuControl = Rule{Control: "cpu", Apply: cpuRule}
-
-func cpuRule(c *Context) error { return nil }

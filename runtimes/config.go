@@ -90,6 +90,7 @@ func DefaultConfig() *Config {
 		Backends: builtinBackends(),
 		Policy: PolicyConfig{
 			Profile:    hardening.DefaultProfile,
+			Floor:      hardening.DefaultProfile,
 			Selectable: []string{"baseline", "restricted"},
 			Isolation:  map[string]string{"sandbox": "runsc", "vm": "kata"},
 		},
@@ -120,6 +121,7 @@ func LoadConfig() (*Config, error) {
 func ParseConfig(path string, data []byte) (*Config, error) {
 	cfg := DefaultConfig()
 	cfg.Path = path
+	cfg.Policy.Floor = "" // left out: the default profile, whichever it is
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cfg); err != nil {

@@ -44,13 +44,13 @@ func TestLoadConfigSources(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for cfg, want := range map[string]string{
-		"[policy]\nprofile = \"nope\"":                                "no profile \"nope\"",
-		"[policy]\nprofile = \"privileged\"\nfloor = \"baseline\"":    "does not build on the floor",
-		"[policy.isolation]\nsandbox = \"gvisor\"":                    "unknown backend \"gvisor\"",
+		"[policy]\nprofile = \"nope\"":                                 "no profile \"nope\"",
+		"[policy]\nprofile = \"privileged\"\nfloor = \"baseline\"":     "does not build on the floor",
+		"[policy.isolation]\nsandbox = \"gvisor\"":                     "unknown backend \"gvisor\"",
 		"[profiles.a]\nextends = \"b\"\n[profiles.b]\nextends = \"a\"": "", // cycles show when used
-		"[log]\nlevel = \"loud\"":                                     "log.level",
-		"state_dir = \"run/secshim\"":                                 "state_dir",
-		"[backends.x]\nargs = []":                                     "backends.x.path",
+		"[log]\nlevel = \"loud\"":                                      "log.level",
+		"state_dir = \"run/secshim\"":                                  "state_dir",
+		"[backends.x]\nargs = []":                                      "backends.x.path",
 	} {
 		_, err := ParseConfig("c.toml", []byte(cfg))
 		if want == "" {
@@ -119,5 +119,16 @@ max = 100
 	web, _ := cfg.profiles().Resolve("web")
 	if web.Pids.Max != 100 || web.Pids.Default != 50 || web.Memory.Default != 512<<20 || !web.User.NonRoot {
 		t.Errorf("web does not extend restricted key by key: %+v", web)
+	}
+}
+
+// Without any config file the built-in configuration must work as it is.
+func TestBuiltinConfigSelects(t *testing.T) {
+	sel, err := DefaultConfig().selectFor(doc(t, ``))
+	if err != nil || sel.profile.Name != "baseline" || sel.floor != nil {
+		t.Fatalf("selectFor = %+v, %v", sel, err)
+	}
+	if _, err := DefaultConfig().selectFor(doc(t, `"io.secshim.profile":"restricted"`)); err != nil {
+		t.Fatal(err)
 	}
 }

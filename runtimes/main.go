@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/secshim/secshim/hardening"
 )
 
 // Version and Commit are set at build time (see the Makefile).
@@ -29,6 +31,9 @@ func Main(argv0 string, args []string) int {
 	fam := FamilyRunc
 	if strings.Contains(filepath.Base(argv0), "runsc") {
 		fam = FamilyRunsc
+	}
+	if len(args) > 0 && isAdminVerb(args[0]) {
+		return adminMain(args)
 	}
 	inv, err := Parse(args, fam)
 	if err != nil {
@@ -233,6 +238,9 @@ func (r *call) delete() error {
 	}
 	root, _ := r.inv.Global("root")
 	os.Remove(recordPath(r.cfg.StateDir, root, r.inv.ID))
+	if err := hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID); err != nil {
+		fmt.Fprintf(os.Stderr, "secshim: warning: %v\n", err)
+	}
 	os.Exit(0)
 	return nil
 }

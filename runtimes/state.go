@@ -25,6 +25,9 @@ type Record struct {
 	Profile         string
 	Caps            hardening.CapSet
 	NoNewPrivileges bool
+	// RootMapped: the container's user namespace maps root to a non-zero
+	// host uid, so root inside may stay root in exec'd processes.
+	RootMapped bool
 }
 
 // recordPath names a container's record. Engines keep separate state
@@ -46,7 +49,7 @@ func saveRecord(path string, r *Record) error {
 	for _, a := range r.Backend.Args {
 		fmt.Fprintf(&b, "arg %s\n", a)
 	}
-	fmt.Fprintf(&b, "caps %x\nnnp %t\n", uint64(r.Caps), r.NoNewPrivileges)
+	fmt.Fprintf(&b, "caps %x\nnnp %t\nrootmapped %t\n", uint64(r.Caps), r.NoNewPrivileges, r.RootMapped)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
@@ -86,6 +89,8 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 			r.Caps = hardening.CapSet(n)
 		case "nnp":
 			r.NoNewPrivileges = val == "true"
+		case "rootmapped":
+			r.RootMapped = val == "true"
 		}
 	}
 	if r.Backend.Path == "" || !filepath.IsAbs(r.Backend.Path) {
@@ -101,3 +106,6 @@ func (r *Record) profile() string {
 	}
 	return r.Profile
 }
+
+// rootMapped is the recorded user-namespace finding; false without a record.
+func (r *Record) rootMapped() bool { return r != nil && r.RootMapped }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,11 +56,14 @@ func (r *call) create() error {
 		err = r.checkCgroupManager(sel.profile)
 	}
 	if err != nil {
+		// A refused container keeps no SELinux pair reserved.
+		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
 		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
 	d.Changes = append(d.Changes, res.Changes...)
 	root, _ := r.inv.Global("root")
-	rec := &Record{Backend: *r.backend, Profile: sel.profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges}
+	rootMapped, _ := res.State[hardening.RootMappedState].(bool)
+	rec := &Record{Backend: *r.backend, Profile: sel.profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
 	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return err
 	}
@@ -110,7 +114,7 @@ func (r *call) exec() error {
 		if err != nil {
 			return err
 		}
-		changes, err := hardening.HardenProcess(p, limit, f.Root)
+		changes, err := hardening.HardenProcessUserNS(p, limit, rec.rootMapped(), f.Root)
 		if p.PassThrough {
 			changes, err = nil, nil
 		}
@@ -122,7 +126,7 @@ func (r *call) exec() error {
 			return err
 		}
 	}
-	if err := r.execFlags(p, &d, limit); err != nil {
+	if err := r.execFlags(p, &d, limit, rec.rootMapped()); err != nil {
 		return r.refuse(&d, err)
 	}
 	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
@@ -132,9 +136,26 @@ func (r *call) exec() error {
 }
 
 // execFlags applies the policy to exec's inline process flags.
-func (r *call) execFlags(p *hardening.Policy, d *decision, limit hardening.CapSet) error {
+func (r *call) execFlags(p *hardening.Policy, d *decision, limit hardening.CapSet, rootMapped bool) error {
 	if p.PassThrough {
 		return nil
+	}
+	user, _ := r.inv.Flag("user")
+	gids := r.inv.FlagAll("additional-gids")
+	newUser, newGids, changes, err := hardening.ExecUserFlags(p, rootMapped, user, gids)
+	d.Changes = append(d.Changes, changes...)
+	if err != nil {
+		return err
+	}
+	if newUser != user || !slices.Equal(newGids, gids) {
+		r.inv.RemoveFlag("user")
+		if newUser != "" {
+			r.inv.AddFlag("user", newUser)
+		}
+		r.inv.RemoveFlag("additional-gids")
+		for _, g := range newGids {
+			r.inv.AddFlag("additional-gids", g)
+		}
 	}
 	for _, f := range []struct{ flag, kind string }{{"apparmor", "apparmor"}, {"process-label", "selinux"}} {
 		for _, v := range r.inv.FlagAll(f.flag) {
@@ -205,37 +226,87 @@ func (r *call) update() error {
 			return err
 		}
 	}
-	for _, l := range []struct {
-		flag  string
-		limit hardening.Limit
-		parse func(string) (int64, error)
-	}{
-		{"pids-limit", p.Pids, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }},
-		{"memory", p.Memory.Limit(), parseSize},
-	} {
-		v, ok := r.inv.Flag(l.flag)
-		if !ok || l.limit.Max == 0 {
-			continue
-		}
-		n, err := l.parse(v)
-		if err != nil {
-			return fmt.Errorf("update --%s %q: %w", l.flag, v, err)
-		}
-		if n > 0 && n <= l.limit.Max {
-			continue
-		}
-		if p.Mode == hardening.Deny {
-			return r.refuse(&d, fmt.Errorf("policy denies update --%s %s: above the maximum %d", l.flag, v, l.limit.Max))
-		}
-		d.Changes = append(d.Changes, hardening.Change{Control: l.flag, Field: "update --" + l.flag, From: v, To: strconv.FormatInt(l.limit.Max, 10)})
-		if p.Mode == hardening.Enforce {
-			r.inv.SetFlag(l.flag, strconv.FormatInt(l.limit.Max, 10))
-		}
+	if err := r.updateFlags(p, &d); err != nil {
+		return r.refuse(&d, err)
 	}
 	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
 		logDecision(r.cfg, d)
 	}
 	return r.handOff()
+}
+
+// updateFlags are update's resource flags, each a field of the
+// LinuxResources a --resources file holds.
+var updateFlags = []struct {
+	flag, group, key string
+	size             bool // a memory size with k/m/g suffixes
+}{
+	{"pids-limit", "pids", "limit", false},
+	{"memory", "memory", "limit", true},
+	{"memory-swap", "memory", "swap", true},
+	{"cpu-quota", "cpu", "quota", false},
+	{"cpu-period", "cpu", "period", false},
+	{"cpu-share", "cpu", "shares", false},
+}
+
+// updateFlags clamps the flag form of update with the same rules as the
+// file form: the flags become a resources object, the rules run over it,
+// and what they changed (or added, like a swap equal to memory) goes back
+// as flags.
+func (r *call) updateFlags(p *hardening.Policy, d *decision) error {
+	res, _ := spec.ParseObject([]byte("{}"))
+	given := map[string]int64{}
+	for _, f := range updateFlags {
+		v, ok := r.inv.Flag(f.flag)
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if f.size {
+			n, err = parseSize(v)
+		}
+		if err != nil {
+			return fmt.Errorf("update --%s %q: %w", f.flag, v, err)
+		}
+		g, err := res.EnsureObject(f.group)
+		if err == nil {
+			err = g.SetInt64(f.key, n)
+		}
+		if err != nil {
+			return err
+		}
+		given[f.flag] = n
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	ctx, err := hardening.Apply(p, hardening.UpdateRules, res, hardening.Env{})
+	for _, c := range ctx.Changes {
+		c.Field = "update flags: " + c.Field
+		d.Changes = append(d.Changes, c)
+	}
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	for _, f := range updateFlags {
+		g, ok, _ := res.Object(f.group)
+		if !ok {
+			continue
+		}
+		n, present, err := g.Int64(f.key)
+		if err != nil {
+			return err
+		}
+		old, had := given[f.flag]
+		switch {
+		case present && (!had || old != n):
+			r.inv.RemoveFlag(f.flag)
+			r.inv.AddFlag(f.flag, strconv.FormatInt(n, 10))
+		case !present && had:
+			r.inv.RemoveFlag(f.flag)
+		}
+	}
+	return nil
 }
 
 // refuse logs a refused decision and returns its error.

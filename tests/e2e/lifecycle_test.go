@@ -315,10 +315,18 @@ func TestRefusalReachesPodman(t *testing.T) {
 			t.Errorf("podman's error does not say %q:\n%s", want, stderr)
 		}
 	}
-	// The defaults still start under deny: Podman's default spec complies
-	// once the engine's seccomp profile and capabilities are kept.
-	s2 := newSetup(t, backends()[0], "[profiles.baseline]\nmode = \"deny\"\nno_new_privileges = false\n[profiles.baseline.pids]\ndefault = 0\n")
+	// Per-control modes: deny for the controls a default Podman container
+	// already satisfies, enforce for the rest, so it starts; a deny
+	// control it violates (--cap-add) still refuses it.
+	modes := "[profiles.baseline]\nmode = \"deny\"\n[profiles.baseline.modes]\n" +
+		"no_new_privileges = \"enforce\"\nnamespaces = \"enforce\"\nmounts = \"enforce\"\npaths = \"enforce\"\n" +
+		"seccomp = \"enforce\"\nrlimits = \"enforce\"\nsysctls = \"enforce\"\nmemory = \"enforce\"\npids = \"enforce\"\n"
+	s2 := newSetup(t, backends()[0], modes)
 	s2.pm.MustRun(append(s2.runArgs(), testenv.Image, "true")...)
+	_, stderr, code = s2.pm.Run(append(s2.runArgs("--cap-add=SYS_ADMIN"), testenv.Image, "true")...)
+	if code == 0 || !strings.Contains(stderr, "capabilities: process.capabilities.bounding: -CAP_SYS_ADMIN") {
+		t.Errorf("--cap-add=SYS_ADMIN under a deny capabilities control: exit %d\n%s", code, stderr)
+	}
 }
 
 // Podman's --cgroups=disabled would drop the policy's limits: refused.
