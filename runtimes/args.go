@@ -90,7 +90,7 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 		if args[i] == "--" {
 			return nil, errors.New(`secshim: "--" before the command`)
 		}
-		f, n, err := fs.globals.parse(fam, args[i:])
+		f, n, err := fs.globalTable().parse(fam, args[i:])
 		if err != nil {
 			return nil, fmt.Errorf("secshim: global flags: %w", err)
 		}
@@ -109,7 +109,7 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 	if a, ok := fs.aliases[inv.Verb]; ok {
 		inv.Verb = a
 	}
-	v := fs.verbs[inv.Verb]
+	v := fs.verb(inv.Verb)
 	if v == nil {
 		return nil, fmt.Errorf("secshim: unknown command %q", args[i])
 	}
@@ -248,15 +248,15 @@ func checkID(id string) error {
 // globalKind and verbKind look a flag up in the invocation's tables.
 func (inv *Invocation) globalKind(name string) (flagKind, bool) {
 	if fs := families[inv.Family]; fs != nil {
-		k, ok := fs.globals.kinds[name]
+		k, ok := fs.globalTable().kinds[name]
 		return k, ok
 	}
 	return 0, false
 }
 
 func (inv *Invocation) verbKind(name string) (flagKind, bool) {
-	if fs := families[inv.Family]; fs != nil && fs.verbs[inv.Verb] != nil {
-		k, ok := fs.verbs[inv.Verb].table.kinds[name]
+	if fs := families[inv.Family]; fs != nil && fs.verb(inv.Verb) != nil {
+		k, ok := fs.verb(inv.Verb).table.kinds[name]
 		return k, ok
 	}
 	return 0, false

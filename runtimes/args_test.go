@@ -581,7 +581,7 @@ func TestHelpOnly(t *testing.T) {
 func TestTables(t *testing.T) {
 	for fam, fs := range families {
 		for verb := range bundleVerbs {
-			v := fs.verbs[verb]
+			v := fs.verb(verb)
 			if v == nil || v.table.kinds["bundle"] != kindValue {
 				t.Errorf("%v %s: no --bundle", fam, verb)
 			}
@@ -652,7 +652,7 @@ func TestRuncHelpAgrees(t *testing.T) {
 	for _, verb := range verbs {
 		args, tab := []string{"--help"}, fs.globals
 		if verb != "" {
-			args, tab = []string{verb, "--help"}, fs.verbs[verb].table
+			args, tab = []string{verb, "--help"}, fs.verb(verb).table
 		}
 		for _, l := range helpOf(t, "runc", args...) {
 			if m := runcOpt.FindStringSubmatch(l); m != nil {
@@ -674,7 +674,7 @@ func TestCrunHelpAgrees(t *testing.T) {
 	for _, verb := range verbs {
 		args, tab := []string{"--help"}, fs.globals
 		if verb != "" {
-			args, tab = []string{verb, "--help"}, fs.verbs[verb].table
+			args, tab = []string{verb, "--help"}, fs.verb(verb).table
 		}
 		for _, l := range helpOf(t, "crun", args...) {
 			m := crunOpt.FindStringSubmatch(l)
@@ -710,7 +710,7 @@ func TestRunscHelpAgrees(t *testing.T) {
 			if !installed[verb] {
 				continue // newer than the installed runsc
 			}
-			tab = fs.verbs[verb].table
+			tab = fs.verb(verb).table
 			args = append(args, verb)
 		}
 		for _, l := range helpOf(t, "runsc", args...) {

@@ -63,9 +63,11 @@ type verbSpec struct {
 }
 
 type familySpec struct {
-	globals *flagTable
-	verbs   map[string]*verbSpec
-	aliases map[string]string // verb aliases: runc's "h" is "help"
+	globalSpec    *verbSpec
+	globals       *flagTable // built from globalSpec on first use
+	verbs         map[string]*verbSpec
+	aliases       map[string]string // verb aliases: runc's "h" is "help"
+	help, version string            // help and version flags of every table
 }
 
 // runcGlobals is the union of runc's and crun's global flags. --criu is
@@ -224,20 +226,31 @@ var runscVerbs = map[string]*verbSpec{
 	"write-control": {args: argSpec{id: true, min: 4, max: 4}},
 }
 
-// families holds the built tables. Help flags are added to every table:
-// runc's --help/-h, crun's -?/--usage, runsc's -help/-h (Go flag's), and
-// the version flags to the global ones.
+// families holds the tables. Help flags are added to every table: runc's
+// --help/-h, crun's -?/--usage, runsc's -help/-h (Go flag's), and the
+// version flags to the global ones. A table is built the first time it is
+// used: a call parses one verb, and building them all would cost every
+// call (package init is on the hot path).
 var families = map[Family]*familySpec{
-	FamilyRunc:  buildFamily(&runcGlobals, runcVerbs, "help|h|? usage", "version|v|V", map[string]string{"h": "help"}),
-	FamilyRunsc: buildFamily(&runscGlobals, runscVerbs, "help h", "version", nil),
+	FamilyRunc:  {verbs: runcVerbs, aliases: map[string]string{"h": "help"}, help: "help|h|? usage", version: "version|v|V", globalSpec: &runcGlobals},
+	FamilyRunsc: {verbs: runscVerbs, help: "help h", version: "version", globalSpec: &runscGlobals},
 }
 
-func buildFamily(globals *verbSpec, verbs map[string]*verbSpec, help, version string, aliases map[string]string) *familySpec {
-	fs := &familySpec{globals: buildTable(globals, help+" "+version), verbs: verbs, aliases: aliases}
-	for _, v := range verbs {
-		v.table = buildTable(v, help)
+// globalTable is the family's table of global flags.
+func (fs *familySpec) globalTable() *flagTable {
+	if fs.globals == nil {
+		fs.globals = buildTable(fs.globalSpec, fs.help+" "+fs.version)
 	}
-	return fs
+	return fs.globals
+}
+
+// verb is a verb's spec with its table built, or nil for an unknown verb.
+func (fs *familySpec) verb(name string) *verbSpec {
+	v := fs.verbs[name]
+	if v != nil && v.table == nil {
+		v.table = buildTable(v, fs.help)
+	}
+	return v
 }
 
 func buildTable(v *verbSpec, help string) *flagTable {

@@ -21,5 +21,5 @@ for flags in "" "--privileged"; do
 	echo "-- through secshim:"
 	podman run --rm "${ul[@]}" --runtime secshim $flags "$img" sh -c "$show"
 done
-echo "== what secshim decided (last two lines of /var/log/secshim/secshim.log)"
-tail -n 2 /var/log/secshim/secshim.log
+echo "== what secshim decided, per container (from /var/log/secshim/secshim.log)"
+tail -n 2 /var/log/secshim/secshim.log | jq -c "{id: .id[0:12], profile, changed: ([.changes[].control] | unique)}"
