@@ -44,7 +44,19 @@ func seccompRule(c *Context) error {
 		}
 	}
 	sp := c.Policy.Seccomp
-	want, err := renderPolicy(sp, bounding)
+	dc := newSeccompDiskCache(c.Env.StateDir, sp, bounding)
+	wantJSON := func() ([]byte, error) {
+		if b := dc.rendered(); b != nil {
+			return b, nil
+		}
+		r, err := renderPolicy(sp, bounding)
+		if err != nil {
+			return nil, err
+		}
+		dc.storeRendered(r.json)
+		return r.json, nil
+	}
+	want, err := wantJSON()
 	if err != nil {
 		return err
 	}
@@ -55,7 +67,7 @@ func seccompRule(c *Context) error {
 	from := ""
 	if present {
 		have := sec.Bytes()
-		if bytes.Equal(have, want.json) {
+		if bytes.Equal(have, want) {
 			return nil
 		}
 		action, _, err := sec.String("defaultAction")
@@ -64,9 +76,16 @@ func seccompRule(c *Context) error {
 		}
 		from = "defaultAction " + orNone(action)
 		if sp.KeepEngine && !sp.Audit && denying(action) {
-			why, err := engineLooser(sec, want.index)
-			if err != nil {
-				return err
+			why, cached := dc.verdict(have)
+			if !cached {
+				r, err := renderPolicy(sp, bounding)
+				if err != nil {
+					return err
+				}
+				if why, err = engineLooser(sec, r.index); err != nil {
+					return err
+				}
+				dc.storeVerdict(have, why)
 			}
 			if why == "" {
 				return nil
@@ -79,7 +98,7 @@ func seccompRule(c *Context) error {
 		to += " (audit: default action SCMP_ACT_LOG)"
 	}
 	c.changed("seccomp", "linux.seccomp", from, to)
-	return linux.Set("seccomp", want.json)
+	return linux.Set("seccomp", want)
 }
 
 // denying reports whether an action refuses the syscall: an error, a
