@@ -132,3 +132,28 @@ func TestBuiltinConfigSelects(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestQuickStateDir(t *testing.T) {
+	dir := t.TempDir()
+	for content, want := range map[string]string{
+		"default_backend = \"runc\"\n":                       "/run/secshim",
+		"state_dir = \"/var/run/x\"\n[log]\nfile = \"/y\"\n": "/var/run/x",
+		"state_dir = '/lit'\n":                               "/lit",
+		"[log]\nstate_dir = \"/not-top-level\"\n":            "/run/secshim",
+		"state_dir = \"/x\" # a comment\n":                   "", // not understood: full path
+		"state_dir = \"/x\"\n[log]\nlevel = \"debug\"\n":     "", // debug logs pass-through verbs
+		"state_dir = \"relative\"\n":                         "",
+		"state_dir = \"/with\\\\escape\"\n":                  "",
+	} {
+		path := filepath.Join(dir, "c.toml")
+		os.WriteFile(path, []byte(content), 0o644)
+		t.Setenv("SECSHIM_CONFIG", path)
+		got, ok := quickStateDir()
+		if !ok {
+			got = ""
+		}
+		if got != want {
+			t.Errorf("%q: state dir %q, want %q", content, got, want)
+		}
+	}
+}

@@ -43,6 +43,9 @@ func Main(argv0 string, args []string) int {
 	log.path, _ = inv.Global("log")
 	log.format, _ = inv.Global("log-format")
 
+	if err := fastPassThrough(inv); err != nil {
+		return fail(log, err)
+	}
 	cfg, err := LoadConfig()
 	if err != nil {
 		return fail(log, err)

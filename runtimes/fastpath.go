@@ -1,0 +1,78 @@
+package runtimes
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strings"
+)
+
+// hardeningVerbs are the verbs that read the policy; every other verb
+// with a container ID only needs the container's sticky record.
+var hardeningVerbs = map[string]bool{"create": true, "run": true, "restore": true, "exec": true, "update": true, "delete": true}
+
+// fastPassThrough hands a pass-through verb (start, kill, state, pause,
+// ...) straight to the container's recorded backend without decoding the
+// config: liveness probes call state and kill constantly, and the config
+// decode is most of what secshim would add to them. It returns only when
+// the fast path does not apply (no record, a debug log level, a config it
+// cannot read simply); the caller then takes the full path.
+func fastPassThrough(inv *Invocation) error {
+	if inv.ID == "" || hardeningVerbs[inv.Verb] || inv.HelpOnly() {
+		return nil
+	}
+	stateDir, ok := quickStateDir()
+	if !ok {
+		return nil
+	}
+	root, _ := inv.Global("root")
+	rec, found, err := loadRecord(recordPath(stateDir, root, inv.ID))
+	if err != nil || !found {
+		return nil
+	}
+	r := &call{inv: inv, backend: &rec.Backend}
+	argv, err := r.backendArgv()
+	if err != nil {
+		return err
+	}
+	return execBackend(r.backend, argv)
+}
+
+// quickStateDir reads state_dir from the config without decoding it: only
+// a plain top-level `state_dir = "..."` line counts; anything it does not
+// understand, and a config that asks for debug logging (which logs
+// pass-through verbs too), sends the call down the full path.
+func quickStateDir() (string, bool) {
+	path := os.Getenv("SECSHIM_CONFIG")
+	if path == "" {
+		path = DefaultConfigPath
+	}
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) && os.Getenv("SECSHIM_CONFIG") == "" {
+		return DefaultConfig().StateDir, true
+	}
+	if err != nil || bytes.Contains(data, []byte("debug")) {
+		return "", false
+	}
+	dir := DefaultConfig().StateDir
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			break // the top-level keys are over
+		}
+		key, val, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(key) != "state_dir" {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) < 2 || (val[0] != '"' && val[0] != '\'') || val[len(val)-1] != val[0] || strings.ContainsAny(val[1:len(val)-1], "\\\"'#") {
+			return "", false
+		}
+		dir = val[1 : len(val)-1]
+	}
+	if !strings.HasPrefix(dir, "/") {
+		return "", false
+	}
+	return dir, true
+}
