@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // MaxSize is the largest document Load accepts; real configs are ~10 KB.
@@ -130,9 +132,41 @@ func (f *File) Save() error {
 	return WriteAtomic(f.Path, f.Root.Bytes(), f.Mode)
 }
 
-// rename is os.Rename; tests replace it to simulate a failure late in
-// WriteAtomic.
-var rename = os.Rename
+// rename puts the complete temporary file in place (replace); tests
+// replace it to simulate a failure late in WriteAtomic.
+var rename = replace
+
+// replace moves tmp to path, atomically for readers. When path exists the
+// two are swapped (renameat2 RENAME_EXCHANGE) and the old content, now at
+// tmp, is unlinked: on ext4 a rename that replaces a file starts writeback
+// of the new file's data (auto_da_alloc, its guard against zero-length
+// files after a crash), which costs about 0.1 ms, more than all the rest of
+// a config.json save; the exchange is as atomic for readers and does not.
+// Where the file system or kernel cannot exchange, or path does not exist,
+// it is a plain rename.
+func replace(tmp, path string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+	switch err {
+	case nil:
+	case unix.ENOENT, unix.EINVAL, unix.ENOSYS, unix.EXDEV:
+		// rename(2) itself: os.Rename would first lstat path again.
+		if err := syscall.Rename(tmp, path); err != nil {
+			return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
+		}
+		return nil
+	default:
+		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
+	}
+	// tmp now holds what was at path: the old file, unless path became a
+	// directory since WriteAtomic checked it, which a rename would not
+	// replace either. If it cannot go, swap back and fail, so that path
+	// keeps its old content as on every other failure.
+	if err := syscall.Unlink(tmp); err != nil {
+		unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
+	}
+	return nil
+}
 
 // WriteAtomic replaces path with data: it writes a temporary file in the
 // same directory, sets its mode, and renames it over path, so readers see
@@ -143,7 +177,11 @@ var rename = os.Rename
 // There is deliberately no fsync: rename is already atomic for every reader
 // on a running system, and a bundle does not outlive a host crash (the
 // runtime state it belongs to is gone after a reboot), so paying for
-// durability on every container start would buy nothing.
+// durability on every container start would buy nothing. (fsync costs
+// 0.3 to 0.5 ms here, with multi-ms tails; see bench/.) For the same reason
+// an existing file is exchanged rather than renamed over (see replace): a
+// host crash right after may leave it empty, which nothing needs to
+// survive.
 func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 	fi, err := os.Lstat(path)
 	switch {

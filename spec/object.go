@@ -61,33 +61,56 @@ var emptyObject = []byte("{}")
 // Nested objects are parsed (and checked for duplicate keys) lazily, when
 // first accessed. data must not be modified while the Object is in use.
 func ParseObject(data []byte) (*Object, error) {
+	var buf [16]span // the top-level members of an OCI config fit
+	top, end, ok := validJSON(data, buf[:0], true)
+	if !ok {
+		return nil, invalidJSON(data)
+	}
+	start := skipSpace(data, 0)
+	if data[start] != '{' {
+		return nil, fmt.Errorf("top-level value is %s, not an object", kind(data[start:end]))
+	}
+	o := &Object{orig: data, pre: data[:start], post: data[end:]}
+	if len(top) > 0 {
+		o.members = make([]member, 0, len(top))
+	}
+	for _, s := range top {
+		rawKey := data[s.k0:s.k1]
+		key, err := decodeString(rawKey)
+		if err != nil {
+			return nil, o.errorf("key %s: %v", rawKey, err)
+		}
+		o.members = append(o.members, member{key: key, rawKey: rawKey, val: data[s.v0:s.v1]})
+	}
+	if err := o.checkDuplicates(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// invalidJSON says what is wrong with a document validJSON refused. Only
+// on this path: encoding/json's Unmarshal into a RawMessage runs its
+// checker (no reflection over a big type) and says what is wrong and where.
+func invalidJSON(data []byte) error {
 	if !json.Valid(data) {
-		// Only on failure: Unmarshal into a RawMessage runs the same checker
-		// (no reflection over a big type) and says what is wrong and where.
 		var raw json.RawMessage
 		err := json.Unmarshal(data, &raw)
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, fmt.Errorf("invalid JSON: %v (at offset %d)", se, se.Offset)
+			return fmt.Errorf("invalid JSON: %v (at offset %d)", se, se.Offset)
 		}
-		return nil, fmt.Errorf("invalid JSON: %v", err)
+		return fmt.Errorf("invalid JSON: %v", err)
 	}
 	if !utf8.Valid(data) { // json.Valid accepts invalid UTF-8 inside strings
-		return nil, errors.New("invalid JSON: invalid UTF-8")
+		return errors.New("invalid JSON: invalid UTF-8")
 	}
-	start := skipSpace(data, 0)
-	if data[start] != '{' {
-		return nil, fmt.Errorf("top-level value is %s, not an object", kind(data[start:skipValue(data, start)]))
-	}
-	o, end, err := parseObject(data, start, "")
-	if err != nil {
-		return nil, err
-	}
-	if skipSpace(data, end) != len(data) {
-		return nil, errMalformed
-	}
-	o.orig, o.pre, o.post = data, data[:start], data[end:]
-	return o, nil
+	return errors.New("invalid JSON") // not reached: validJSON accepts what both accept
+}
+
+// valid reports whether v is one valid JSON value in valid UTF-8.
+func valid(v []byte) bool {
+	_, _, ok := validJSON(v, nil, false)
+	return ok
 }
 
 // parseObject parses the members of the (already valid) object starting at
@@ -329,7 +352,7 @@ func (o *Object) EnsureObject(key string) (*Object, error) {
 // not a change (likewise for the typed setters below).
 func (o *Object) Set(key string, raw []byte) error {
 	v := trimSpace(raw)
-	if !json.Valid(v) || !utf8.Valid(v) {
+	if !valid(v) {
 		return o.errorf("set %q: invalid JSON value %.40q", key, raw)
 	}
 	return o.setChecked(key, bytes.Clone(v))
@@ -391,7 +414,7 @@ func (o *Object) SetArray(key string, elems [][]byte) error {
 	raw = append(raw, '[')
 	for i, e := range elems {
 		e = trimSpace(e)
-		if !json.Valid(e) || !utf8.Valid(e) {
+		if !valid(e) {
 			return o.errorf("set %q: element %d: invalid JSON value %.40q", key, i, e)
 		}
 		if i > 0 {

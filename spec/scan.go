@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// The scanner below only ever runs on bytes that already passed json.Valid
+// The scanner below only ever runs on bytes that already passed validJSON
 // (the whole document in ParseObject, or a value given to Set), so it only has
 // to find boundaries, not check grammar. It still reports malformed input
 // instead of panicking, as a second line of defence.
