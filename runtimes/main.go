@@ -63,11 +63,10 @@ func Main(argv0 string, args []string) int {
 // fail refuses the call: the reason goes to stderr and to the engine's
 // log, where Podman reads it to show the user.
 func fail(log engineLog, err error) int {
-	msg := err.Error()
-	if !strings.HasPrefix(msg, "secshim: ") {
-		msg = "secshim: " + msg
-	}
-	fmt.Fprintln(os.Stderr, msg)
+	msg := strings.TrimPrefix(err.Error(), "secshim: ")
+	fmt.Fprintln(os.Stderr, "secshim: "+msg)
+	// Engines put the runtime's name before what its log says (Podman:
+	// "OCI runtime error: secshim: ..."), as they do for runc's.
 	log.errorLine(msg)
 	return 1
 }
