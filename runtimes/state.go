@@ -41,19 +41,40 @@ func recordPath(stateDir, root, id string) string {
 	return filepath.Join(stateDir, key, id)
 }
 
-// saveRecord writes a record atomically: a reader sees the old one or the
-// new one, never a torn file.
+// saveRecord writes a record. A new container's record is created with
+// O_EXCL and one write (nothing reads it before create returns); one that
+// already exists (an ID reused after a crash) is replaced atomically, so
+// a reader sees the old or the new one, never a torn file.
 func saveRecord(path string, r *Record) error {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "backend %s\npath %s\nprofile %s\n", r.Backend.Name, r.Backend.Path, r.Profile)
+	b := make([]byte, 0, 256)
+	b = append(append(append(b, "backend "...), r.Backend.Name...), '\n')
+	b = append(append(append(b, "path "...), r.Backend.Path...), '\n')
+	b = append(append(append(b, "profile "...), r.Profile...), '\n')
 	for _, a := range r.Backend.Args {
-		fmt.Fprintf(&b, "arg %s\n", a)
+		b = append(append(append(b, "arg "...), a...), '\n')
 	}
-	fmt.Fprintf(&b, "caps %x\nnnp %t\nrootmapped %t\n", uint64(r.Caps), r.NoNewPrivileges, r.RootMapped)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("state: %w", err)
+	b = strconv.AppendUint(append(b, "caps "...), uint64(r.Caps), 16)
+	b = strconv.AppendBool(append(b, "\nnnp "...), r.NoNewPrivileges)
+	b = strconv.AppendBool(append(b, "\nrootmapped "...), r.RootMapped)
+	b = append(b, '\n')
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		}
 	}
-	if err := spec.WriteAtomic(path, b.Bytes(), 0o600); err != nil {
+	if err == nil {
+		_, err = f.Write(b)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+		}
+	} else if errors.Is(err, fs.ErrExist) {
+		err = spec.WriteAtomic(path, b, 0o600)
+	}
+	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	return nil
