@@ -1,15 +1,17 @@
 package hardening
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/secshim/secshim/spec"
 )
 
 // DevicePolicy limits linux.devices and the device cgroup.
@@ -63,37 +65,37 @@ func devicesRule(c *Context) error {
 		return err
 	}
 
-	if raw, ok := linux.Raw("devices"); ok && string(raw) != "null" {
-		var devs []specs.LinuxDevice
-		if err := json.Unmarshal(raw, &devs); err != nil {
-			return fmt.Errorf("linux.devices: %w", err)
-		}
-		kept := devs[:0:0]
+	elems, has, err := linux.Array("devices")
+	if err != nil {
+		return err
+	}
+	if has {
+		kept := make([][]byte, 0, len(elems))
 		var dropped []string
-		for _, d := range devs {
-			num := devNum{d.Major, d.Minor}
-			std, isStd := standardDevices[d.Path]
+		for i, e := range elems {
+			d, err := readDevice(e)
+			if err != nil {
+				return fmt.Errorf("linux.devices[%d]: %w", i, err)
+			}
+			num := devNum{d.major, d.minor}
+			std, isStd := standardDevices[d.path]
 			okExtra := slices.Contains(extra, num)
-			if d.Type == "c" && ((isStd && std == num) || okExtra || (d.Major == ptsMajor && strings.HasPrefix(d.Path, "/dev/pts/"))) {
-				kept = append(kept, d)
+			if d.typ == "c" && ((isStd && std == num) || okExtra || (d.major == ptsMajor && strings.HasPrefix(d.path, "/dev/pts/"))) {
+				kept = append(kept, d.obj.Bytes())
 				if okExtra {
 					allowed = append(allowed, num)
 				}
 				continue
 			}
-			if okExtra && (d.Type == "b" || d.Type == "u") {
-				kept = append(kept, d)
+			if okExtra && (d.typ == "b" || d.typ == "u") {
+				kept = append(kept, d.obj.Bytes())
 				allowed = append(allowed, num)
 				continue
 			}
-			dropped = append(dropped, fmt.Sprintf("%s(%s %d:%d)", d.Path, d.Type, d.Major, d.Minor))
+			dropped = append(dropped, fmt.Sprintf("%s(%s %d:%d)", d.path, d.typ, d.major, d.minor))
 		}
 		if len(dropped) > 0 {
-			b, err := json.Marshal(kept)
-			if err != nil {
-				return err
-			}
-			if err := linux.Set("devices", b); err != nil {
+			if err := linux.SetArray("devices", kept); err != nil {
 				return err
 			}
 			c.changed("devices", "linux.devices", "-"+strings.Join(dropped, ",-"), fmt.Sprintf("%d devices", len(kept)))
@@ -104,51 +106,126 @@ func devicesRule(c *Context) error {
 	if err != nil {
 		return fmt.Errorf("linux: %w", err)
 	}
-	var rules []specs.LinuxDeviceCgroup
-	if raw, ok := res.Raw("devices"); ok && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &rules); err != nil {
-			return fmt.Errorf("linux.resources.devices: %w", err)
-		}
+	rules, err := readDeviceRules(res)
+	if err != nil {
+		return err
 	}
 	if deviceRulesComply(rules, allowed) {
 		return nil
 	}
-	want := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}
+	// {"allow":false,"access":"rwm"} then one allow rule per device, as
+	// encoding/json writes deviceRule.
+	b := append(make([]byte, 0, 64*(len(allowed)+1)), `[{"allow":false,"access":"rwm"}`...)
 	for _, d := range allowed {
-		r := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr(d.major), Access: "rwm"}
+		b = append(b, `,{"allow":true,"type":"c","major":`...)
+		b = strconv.AppendInt(b, d.major, 10)
 		if d.minor != anyMinor {
-			r.Minor = ptr(d.minor)
+			b = append(b, `,"minor":`...)
+			b = strconv.AppendInt(b, d.minor, 10)
 		}
-		want = append(want, r)
+		b = append(b, `,"access":"rwm"}`...)
 	}
-	b, err := json.Marshal(want)
-	if err != nil {
-		return err
-	}
+	b = append(b, ']')
 	c.changed("devices", "linux.resources.devices", describeDeviceRules(rules), "deny all, allow standard devices")
 	return res.Set("devices", b)
 }
 
-func ptr[T any](v T) *T { return &v }
+// device is one element of linux.devices, as far as the rule reads it;
+// obj keeps every field, known or not.
+type device struct {
+	obj          *spec.Object
+	path, typ    string
+	major, minor int64
+}
+
+// readDevice reads a linux.devices element; errors name the field. The
+// numeric fields the rule does not read are still checked, as decoding
+// into specs.LinuxDevice did.
+func readDevice(raw []byte) (device, error) {
+	o, err := spec.ParseObject(raw)
+	if err != nil {
+		return device{}, err
+	}
+	d := device{obj: o}
+	var err1, err2, err3, err4 error
+	d.path, _, err1 = o.String("path")
+	d.typ, _, err2 = o.String("type")
+	d.major, _, err3 = o.Int64("major")
+	d.minor, _, err4 = o.Int64("minor")
+	if err := firstErr(err1, err2, err3, err4); err != nil {
+		return device{}, err
+	}
+	for _, key := range []string{"fileMode", "uid", "gid"} {
+		if v, ok, err := o.Int64(key); err != nil {
+			return device{}, err
+		} else if ok && (v < 0 || v > 1<<32-1) {
+			return device{}, fmt.Errorf("%s: %d is out of range", key, v)
+		}
+	}
+	return d, nil
+}
+
+// deviceRule is one element of linux.resources.devices; a missing major
+// or minor is a wildcard (nil).
+type deviceRule struct {
+	allow        bool
+	typ, access  string
+	major, minor *int64
+}
+
+// readDeviceRules reads linux.resources.devices; errors name the field.
+func readDeviceRules(res *spec.Object) ([]deviceRule, error) {
+	elems, _, err := res.Array("devices")
+	if err != nil {
+		return nil, err
+	}
+	rules := make([]deviceRule, 0, len(elems))
+	for i, e := range elems {
+		o, err := spec.ParseObject(e)
+		if err != nil {
+			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
+		}
+		var r deviceRule
+		var major, minor int64
+		var hasMajor, hasMinor bool
+		var err1, err2, err3, err4, err5 error
+		r.allow, _, err1 = o.Bool("allow")
+		r.typ, _, err2 = o.String("type")
+		r.access, _, err3 = o.String("access")
+		major, hasMajor, err4 = o.Int64("major")
+		minor, hasMinor, err5 = o.Int64("minor")
+		if err := firstErr(err1, err2, err3, err4, err5); err != nil {
+			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
+		}
+		if hasMajor {
+			r.major = &major
+		}
+		if hasMinor {
+			r.minor = &minor
+		}
+		rules = append(rules, r)
+	}
+	return rules, nil
+}
 
 // deviceRulesComply reports whether the cgroup rules start from deny-all
 // and then allow only character devices in allowed.
-func deviceRulesComply(rules []specs.LinuxDeviceCgroup, allowed []devNum) bool {
-	if len(rules) == 0 || rules[0].Allow || !isAll(rules[0]) {
+func deviceRulesComply(rules []deviceRule, allowed []devNum) bool {
+	if len(rules) == 0 || rules[0].allow || !isAllRule(rules[0]) {
 		return false
 	}
 	for _, r := range rules[1:] {
-		if !r.Allow {
+		if !r.allow {
 			continue
 		}
-		if r.Type != "c" || r.Major == nil {
+		if r.typ != "c" || r.major == nil {
 			return false
 		}
 		minor := int64(anyMinor)
-		if r.Minor != nil {
-			minor = *r.Minor
+		if r.minor != nil {
+			minor = *r.minor
 		}
-		if !slices.Contains(allowed, devNum{*r.Major, minor}) {
+		if !slices.Contains(allowed, devNum{*r.major, minor}) {
 			return false
 		}
 	}
@@ -156,34 +233,39 @@ func deviceRulesComply(rules []specs.LinuxDeviceCgroup, allowed []devNum) bool {
 }
 
 func isAll(r specs.LinuxDeviceCgroup) bool {
-	every := r.Access == "" || strings.Contains(r.Access, "r") && strings.Contains(r.Access, "w") && strings.Contains(r.Access, "m")
-	return (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil && every
+	return isAllRule(deviceRule{allow: r.Allow, typ: r.Type, access: r.Access, major: r.Major, minor: r.Minor})
 }
 
-func describeDeviceRules(rules []specs.LinuxDeviceCgroup) string {
+// isAllRule reports whether r covers every device with every access.
+func isAllRule(r deviceRule) bool {
+	every := r.access == "" || strings.Contains(r.access, "r") && strings.Contains(r.access, "w") && strings.Contains(r.access, "m")
+	return (r.typ == "" || r.typ == "a") && r.major == nil && r.minor == nil && every
+}
+
+func describeDeviceRules(rules []deviceRule) string {
 	if len(rules) == 0 {
 		return "no rules (all devices allowed)"
 	}
 	parts := make([]string, 0, len(rules))
 	for _, r := range rules {
 		verb := "deny"
-		if r.Allow {
+		if r.allow {
 			verb = "allow"
 		}
 		num := "*:*"
-		if r.Major != nil {
-			num = fmt.Sprintf("%d:", *r.Major)
-			if r.Minor != nil {
-				num += fmt.Sprint(*r.Minor)
+		if r.major != nil {
+			num = fmt.Sprintf("%d:", *r.major)
+			if r.minor != nil {
+				num += fmt.Sprint(*r.minor)
 			} else {
 				num += "*"
 			}
 		}
-		t := r.Type
+		t := r.typ
 		if t == "" {
 			t = "a"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s %s %s", verb, t, num, r.Access))
+		parts = append(parts, fmt.Sprintf("%s %s %s %s", verb, t, num, r.access))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -185,6 +186,10 @@ type hostPaths struct {
 	// past a deny entry written /var/run/docker.sock.
 	denyAll, allowAll []string
 	resolved          bool
+	// res resolves host paths for this one create, sharing the work
+	// between paths with a common directory (/var/run/podman and
+	// /var/run/dbus both go through /var/run).
+	res resolver
 }
 
 func newHostPaths(p *MountPolicy, stateDir string) *hostPaths {
@@ -205,7 +210,7 @@ func (hp *hostPaths) check(src string) string {
 		return "a bind mount source must be an absolute host path"
 	}
 	clean := filepath.Clean(src)
-	real, err := resolvePath(clean)
+	real, err := hp.res.resolve(clean)
 	if err != nil {
 		return fmt.Sprintf("cannot resolve the host path: %v", err)
 	}
@@ -266,14 +271,16 @@ func (hp *hostPaths) resolve() {
 		return
 	}
 	hp.resolved = true
-	hp.denyAll, hp.allowAll = withResolved(hp.deny), withResolved(hp.allow)
+	hp.denyAll, hp.allowAll = hp.res.withResolved(hp.deny), hp.res.withResolved(hp.allow)
 }
 
-func withResolved(paths []string) []string {
+// withResolved returns paths followed by those of them the host resolves
+// to somewhere else.
+func (r *resolver) withResolved(paths []string) []string {
 	out := slices.Clone(paths)
 	for _, p := range paths {
-		if r, err := resolvePath(p); err == nil && r != p {
-			out = append(out, r)
+		if rp, err := r.resolve(p); err == nil && rp != p {
+			out = append(out, rp)
 		}
 	}
 	return out
@@ -287,20 +294,62 @@ func under(path, dir string) bool {
 	return len(path) > len(dir) && path[len(dir)] == '/' && strings.HasPrefix(path, dir)
 }
 
+// resolver resolves clean absolute host paths the way resolvePath does,
+// remembering each result (and its parents', when it had to walk up) for
+// the rest of one create.
+type resolver struct {
+	memo map[string]resolved
+}
+
+type resolved struct {
+	path string
+	err  error
+}
+
+// resolve is resolvePath(p), memoised.
+func (r *resolver) resolve(p string) (string, error) {
+	if v, ok := r.memo[p]; ok {
+		return v.path, v.err
+	}
+	rp, err := r.resolveUncached(p)
+	if r.memo == nil {
+		r.memo = make(map[string]resolved)
+	}
+	r.memo[p] = resolved{rp, err}
+	return rp, err
+}
+
 // resolvePath resolves the symlinks of a clean absolute path as far as it
 // exists: a missing tail is kept as written, under its resolved parent
 // (a bind source created after the check still lands where we judged it).
-// A dangling symlink is an error: where it leads is not known yet. The
-// kernel resolves the path (an O_PATH open, then its /proc/self/fd link):
-// three system calls, where filepath.EvalSymlinks makes one per component.
+// A dangling symlink is an error: where it leads is not known yet.
 func resolvePath(p string) (string, error) {
+	var r resolver
+	return r.resolveUncached(p)
+}
+
+// resolveUncached first asks the kernel whether p has a symlink anywhere
+// on it (openat2 with RESOLVE_NO_SYMLINKS: one system call, two when p
+// exists): most host paths have none and so resolve to themselves, found
+// or not (ENOENT means the walk reached a missing component through real
+// directories only, and the missing tail is kept as written). Otherwise
+// the kernel resolves the path (an O_PATH open, then its /proc/self/fd
+// link): three system calls, where filepath.EvalSymlinks makes one per
+// component; a missing path has its parent resolved the same way.
+func (r *resolver) resolveUncached(p string) (string, error) {
+	if p == "/" {
+		return p, nil
+	}
+	if noSymlinks(p) {
+		return p, nil
+	}
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err == nil {
 		var buf [unix.PathMax]byte
 		n, rerr := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
 		unix.Close(fd)
-		if r := string(buf[:max(n, 0)]); rerr == nil && strings.HasPrefix(r, "/") && !strings.HasSuffix(r, " (deleted)") {
-			return r, nil
+		if rp := string(buf[:max(n, 0)]); rerr == nil && strings.HasPrefix(rp, "/") && !strings.HasSuffix(rp, " (deleted)") {
+			return rp, nil
 		}
 		return filepath.EvalSymlinks(p) // no /proc, or the path just went away
 	}
@@ -310,11 +359,43 @@ func resolvePath(p string) (string, error) {
 	if _, lerr := os.Lstat(p); lerr == nil {
 		return "", fmt.Errorf("%s is a dangling symlink", p)
 	}
-	parent, err := resolvePath(filepath.Dir(p))
+	parent, err := r.resolve(filepath.Dir(p))
 	if err != nil {
 		return "", err
 	}
 	return filepath.Join(parent, filepath.Base(p)), nil
+}
+
+// openat2Missing is set once openat2 is found unusable (a kernel before
+// 5.6, or a seccomp filter refusing it): resolveUncached then always
+// takes the long way.
+var openat2Missing atomic.Bool
+
+// noSymlinks reports whether the walk of p (clean, absolute) meets no
+// symlink, its last component included, and ends either at p or at a
+// missing component: p then resolves to itself. false means "not known".
+func noSymlinks(p string) bool {
+	if openat2Missing.Load() {
+		return false
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS}
+	for {
+		fd, err := unix.Openat2(unix.AT_FDCWD, p, &how)
+		switch err {
+		case nil:
+			unix.Close(fd)
+			return true
+		case unix.ENOENT:
+			return true
+		case unix.EINTR:
+			continue
+		case unix.ENOSYS, unix.EPERM:
+			openat2Missing.Store(true)
+		}
+		// ELOOP (a symlink on the way), ENOTDIR, EACCES...: the long
+		// way, which also gives the errors their usual form.
+		return false
+	}
 }
 
 func validateMounts(p *Policy) error {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/secshim/secshim/spec"
 )
 
 // bindSpec is a spec with one bind mount of src.
@@ -297,5 +299,47 @@ func TestMountsValidate(t *testing.T) {
 		if err := p.Compile(); err == nil || !strings.Contains(err.Error(), tc.field+":") {
 			t.Errorf("%+v: err %v, want one naming %s", tc.m, err, tc.field)
 		}
+	}
+}
+
+// BenchmarkMounts: the mounts rule on Podman's default config under the
+// built-in policy, with Podman's own bind sources ("golden": under allowed
+// engine storage) and with them moved to a work directory as bench/ does
+// ("workdir": the policy's paths get resolved).
+func BenchmarkMounts(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("..", "tests", "golden", "podman-default.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	userdata := b.TempDir()
+	for _, f := range []string{"hosts", "hostname", "resolv.conf", ".containerenv"} {
+		if err := os.WriteFile(filepath.Join(userdata, f), nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(userdata, "shm"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	moved := strings.ReplaceAll(string(data), "/run/containers/storage/overlay-containers/5e888a2802d7f7978d4cf10f1a681dc4bd16cd8253b2f38f96b2d55cdc71df4e/userdata", userdata)
+	moved = strings.ReplaceAll(moved, "/var/lib/containers/storage/overlay-containers/5e888a2802d7f7978d4cf10f1a681dc4bd16cd8253b2f38f96b2d55cdc71df4e/userdata", userdata)
+	p := Default()
+	env := Env{StateDir: "/run/secshim"}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{{"golden", data}, {"workdir", []byte(moved)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			root, err := spec.ParseObject(tc.in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := Apply(p, []Rule{mountsControl}, root.Clone(), env)
+				if err != nil || len(c.Refusals) != 0 {
+					b.Fatal(err, c.Refusals)
+				}
+			}
+		})
 	}
 }

@@ -300,8 +300,12 @@ func TestRenderedFiltersLoad(t *testing.T) {
 			}
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLoadFilterHelper$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "SECSHIM_TEST_LOAD_FILTER="+path)
+			// Once loaded, a profile without epoll syscalls may kill the
+			// child's Go runtime before it exits (its netpoller gets
+			// EPERM): the line printed after Load is the proof, not
+			// the exit status.
 			out, err := cmd.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "filter loaded") {
+			if !strings.Contains(string(out), "filter loaded") {
 				t.Errorf("the kernel does not load it: %v\n%s", err, out)
 			}
 		})

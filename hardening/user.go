@@ -1,7 +1,6 @@
 package hardening
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -133,15 +132,43 @@ func readUserNS(doc *spec.Object) (userNS, error) {
 		key string
 		dst *[]idRange
 	}{{"uidMappings", &ns.uids}, {"gidMappings", &ns.gids}} {
-		raw, ok := linux.Raw(m.key)
-		if !ok || string(raw) == "null" {
-			continue
+		elems, _, err := linux.Array(m.key)
+		if err != nil {
+			return ns, err
 		}
-		if err := json.Unmarshal(raw, m.dst); err != nil {
-			return ns, fmt.Errorf("linux.%s: %w", m.key, err)
+		for i, e := range elems {
+			r, err := readIDRange(e)
+			if err != nil {
+				return ns, fmt.Errorf("linux.%s[%d]: %w", m.key, i, err)
+			}
+			*m.dst = append(*m.dst, r)
 		}
 	}
 	return ns, nil
+}
+
+// readIDRange reads one element of linux.uidMappings or gidMappings; a
+// missing field is 0, as encoding/json left it.
+func readIDRange(raw []byte) (idRange, error) {
+	o, err := spec.ParseObject(raw)
+	if err != nil {
+		return idRange{}, err
+	}
+	var r idRange
+	for _, f := range []struct {
+		key string
+		dst *uint32
+	}{{"containerID", &r.ContainerID}, {"hostID", &r.HostID}, {"size", &r.Size}} {
+		v, _, err := o.Int64(f.key)
+		if err != nil {
+			return idRange{}, err
+		}
+		if v < 0 || v > 1<<32-1 {
+			return idRange{}, fmt.Errorf("%s: %d is out of range", f.key, v)
+		}
+		*f.dst = uint32(v)
+	}
+	return r, nil
 }
 
 // rootMapped reports whether container root is an unprivileged host user.

@@ -56,6 +56,8 @@ func TestUser(t *testing.T) {
 		{name: "additionalGids malformed", in: `{"process":{"user":{"uid":1,"additionalGids":["0"]}}}`, err: "process.user.additionalGids[0]"},
 		{name: "user not an object", in: `{"process":{"user":0}}`, err: "process.user"},
 		{name: "mappings malformed", in: `{"process":{},"linux":{"uidMappings":{}}}`, err: "linux.uidMappings"},
+		{name: "mapping field malformed", in: `{"process":{},"linux":{"uidMappings":[{"containerID":"0","hostID":1,"size":1}]}}`, err: "linux.uidMappings[0]: containerID"},
+		{name: "mapping id out of range", in: `{"process":{},"linux":{"gidMappings":[{"containerID":0,"hostID":4294967296,"size":1}]}}`, err: "linux.gidMappings[0]: hostID"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
