@@ -1,14 +1,11 @@
 package runtimes
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
-
-	"github.com/pelletier/go-toml/v2"
 
 	"github.com/secshim/secshim/hardening"
 )
@@ -119,27 +116,17 @@ func LoadConfig() (*Config, error) {
 // ParseConfig parses a config file's content over the defaults: a key the
 // file leaves out keeps its built-in value.
 func ParseConfig(path string, data []byte) (*Config, error) {
+	return parseConfig(path, data, decodeConfig)
+}
+
+// parseConfig is ParseConfig with the TOML decoding step given (tests
+// compare decodeConfig with go-toml's reflection-based decoding).
+func parseConfig(path string, data []byte, decode func(path string, data []byte, cfg *Config) error) (*Config, error) {
 	cfg := DefaultConfig()
 	cfg.Path = path
 	cfg.Policy.Floor = "" // left out: the default profile, whichever it is
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(cfg); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			msgs := make([]string, len(strict.Errors))
-			for i, e := range strict.Errors {
-				row, _ := e.Position()
-				msgs[i] = fmt.Sprintf("line %d: unknown key %s", row, strings.Join(e.Key(), "."))
-			}
-			return nil, fmt.Errorf("config %s: %s", path, strings.Join(msgs, "; "))
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return nil, fmt.Errorf("config %s:%d:%d: %s", path, row, col, de.Error())
-		}
-		return nil, fmt.Errorf("config %s: %w", path, err)
+	if err := decode(path, data, cfg); err != nil {
+		return nil, err
 	}
 	for name, b := range builtinBackends() {
 		if _, ok := cfg.Backends[name]; !ok {
