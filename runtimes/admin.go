@@ -38,7 +38,7 @@ import (
 
 // adminVerbs are secshim's own verbs. None may be a verb of any backend
 // (admin_test checks the flag tables), or secshim would shadow it.
-var adminVerbs = []string{"explain", "policy"}
+var adminVerbs = []string{"explain", "policy", "log"}
 
 func isAdminVerb(v string) bool { return slices.Contains(adminVerbs, v) }
 
@@ -68,6 +68,8 @@ func (a *admin) run(args []string) int {
 	switch args[0] {
 	case "explain":
 		return a.explain(args[1:])
+	case "log":
+		return a.log(args[1:])
 	case "policy":
 		if len(args) >= 2 && args[1] == "check" {
 			return a.policyCheck(args[2:])

@@ -54,9 +54,26 @@ type PolicyConfig struct {
 type LogConfig struct {
 	// File gets one JSON line per decision; "" disables it.
 	File string `toml:"file"`
-	// Level "info" logs the hardening verbs (create, run, restore, exec,
-	// update) and refusals; "debug" also the pass-through verbs.
+	// Level "info" logs every create, run and restore, the exec and
+	// update calls that changed something, and every refusal (an exec
+	// that changes nothing is a health check: logged at "debug", with the
+	// pass-through verbs).
 	Level string `toml:"level"`
+	// Syslog also sends each line to syslog (journald reads it too):
+	// "auto" (the default) uses /dev/log where it exists, "off" disables
+	// it, an absolute path names another datagram socket.
+	Syslog string `toml:"syslog"`
+}
+
+// syslogSocket is the socket Syslog names, "" for none.
+func (l LogConfig) syslogSocket() string {
+	switch l.Syslog {
+	case "", "auto":
+		return "/dev/log"
+	case "off":
+		return ""
+	}
+	return l.Syslog
 }
 
 // BackendConfig is one OCI runtime secshim can hand off to.
@@ -147,6 +164,9 @@ func parseConfig(path string, data []byte, decode func(path string, data []byte,
 	case "", "info", "debug":
 	default:
 		return nil, fmt.Errorf("config %s: log.level: %q is not one of info, debug", path, cfg.Log.Level)
+	}
+	if s := cfg.Log.Syslog; s != "" && s != "auto" && s != "off" && !strings.HasPrefix(s, "/") {
+		return nil, fmt.Errorf("config %s: log.syslog: %q is not one of auto, off or an absolute path", path, s)
 	}
 	if !strings.HasPrefix(cfg.StateDir, "/") {
 		return nil, fmt.Errorf("config %s: state_dir: %q is not an absolute path", path, cfg.StateDir)

@@ -302,7 +302,7 @@ func classify(path []string) fieldKind {
 		switch {
 		case len(path) == 1:
 			return fieldTable
-		case path[1] == "file" || path[1] == "level":
+		case path[1] == "file" || path[1] == "level" || path[1] == "syslog":
 			return fieldString
 		}
 	case "backends":
@@ -423,10 +423,13 @@ func (d *cfgDecoder) setString(path []string, s string) {
 	case "state_dir":
 		c.StateDir = s
 	case "log":
-		if path[1] == "file" {
+		switch path[1] {
+		case "file":
 			c.Log.File = s
-		} else {
+		case "level":
 			c.Log.Level = s
+		case "syslog":
+			c.Log.Syslog = s
 		}
 	case "backends":
 		b := c.Backends[path[1]]

@@ -50,6 +50,7 @@ func Main(argv0 string, args []string) int {
 	if err != nil {
 		return fail(log, err)
 	}
+	SyslogSocket = cfg.Log.syslogSocket()
 	r := &call{cfg: cfg, inv: inv, log: log}
 	if err := r.dispatch(); err != nil {
 		if r.logged == nil {

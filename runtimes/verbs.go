@@ -33,7 +33,9 @@ func (r *call) create() error {
 	}
 	sel, err := r.cfg.selectFor(f.Root)
 	if err != nil {
-		return r.refuse(&decision{ID: r.inv.ID, Verb: r.inv.Verb}, fmt.Errorf("%s: %w", path, err))
+		d := decision{ID: r.inv.ID, Verb: r.inv.Verb}
+		d.hashSpec(f.Orig, f.Orig)
+		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
 	if r.backend, err = r.cfg.Backend(sel.backend); err != nil {
 		return err
@@ -58,6 +60,7 @@ func (r *call) create() error {
 	if err != nil {
 		// A refused container keeps no SELinux pair reserved.
 		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
+		d.hashSpec(f.Orig, f.Orig)
 		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
 	d.Changes = append(d.Changes, res.Changes...)
@@ -67,7 +70,7 @@ func (r *call) create() error {
 	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return err
 	}
-	if err := f.Save(); err != nil {
+	if err := saveSpec(f, &d); err != nil {
 		return err
 	}
 	logDecision(r.cfg, d)
@@ -120,9 +123,10 @@ func (r *call) exec() error {
 		}
 		d.Changes = changes
 		if err != nil {
+			d.hashSpec(f.Orig, f.Orig)
 			return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 		}
-		if err := f.Save(); err != nil {
+		if err := saveSpec(f, &d); err != nil {
 			return err
 		}
 	}
@@ -216,13 +220,16 @@ func (r *call) update() error {
 		ctx, err := hardening.Apply(p, hardening.UpdateRules, f.Root, hardening.Env{})
 		d.Changes = ctx.Changes
 		if err != nil {
+			d.hashSpec(f.Orig, f.Orig)
 			return r.refuse(&d, fmt.Errorf("update --resources: %w", err))
 		}
 		if src == "-" {
-			if err := stdinFrom(f.Root.Bytes()); err != nil {
+			out := f.Root.Bytes()
+			d.hashSpec(f.Orig, out)
+			if err := stdinFrom(out); err != nil {
 				return err
 			}
-		} else if err := f.Save(); err != nil {
+		} else if err := saveSpec(f, &d); err != nil {
 			return err
 		}
 	}
@@ -311,7 +318,7 @@ func (r *call) updateFlags(p *hardening.Policy, d *decision) error {
 
 // refuse logs a refused decision and returns its error.
 func (r *call) refuse(d *decision, err error) error {
-	d.Error = err.Error()
+	d.refusal(err)
 	logDecision(r.cfg, *d)
 	return err
 }
