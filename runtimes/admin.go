@@ -38,7 +38,7 @@ import (
 
 // adminVerbs are secshim's own verbs. None may be a verb of any backend
 // (admin_test checks the flag tables), or secshim would shadow it.
-var adminVerbs = []string{"explain", "policy", "log"}
+var adminVerbs = []string{"explain", "policy", "log", "check", "attest"}
 
 func isAdminVerb(v string) bool { return slices.Contains(adminVerbs, v) }
 
@@ -70,6 +70,10 @@ func (a *admin) run(args []string) int {
 		return a.explain(args[1:])
 	case "log":
 		return a.log(args[1:])
+	case "check":
+		return a.check(args[1:])
+	case "attest":
+		return a.attest(args[1:])
 	case "policy":
 		if len(args) >= 2 && args[1] == "check" {
 			return a.policyCheck(args[2:])
