@@ -45,10 +45,7 @@ func seccompRule(c *Context) error {
 	}
 	sp := c.Policy.Seccomp
 	dc := newSeccompDiskCache(c.Env.StateDir, sp, bounding)
-	wantJSON := func() ([]byte, error) {
-		if b := dc.rendered(); b != nil {
-			return b, nil
-		}
+	render := func() ([]byte, error) {
 		r, err := renderPolicy(sp, bounding)
 		if err != nil {
 			return nil, err
@@ -56,9 +53,12 @@ func seccompRule(c *Context) error {
 		dc.storeRendered(r.json)
 		return r.json, nil
 	}
-	want, err := wantJSON()
-	if err != nil {
-		return err
+	want, fromCache := dc.rendered(), true
+	if want == nil {
+		if want, err = render(); err != nil {
+			return err
+		}
+		fromCache = false
 	}
 	sec, present, err := linux.Object("seccomp")
 	if err != nil {
@@ -98,7 +98,14 @@ func seccompRule(c *Context) error {
 		to += " (audit: default action SCMP_ACT_LOG)"
 	}
 	c.changed("seccomp", "linux.seccomp", from, to)
-	return linux.Set("seccomp", want)
+	err = linux.Set("seccomp", want)
+	if err != nil && fromCache {
+		// A damaged cache entry: render again.
+		if want, err = render(); err == nil {
+			err = linux.Set("seccomp", want)
+		}
+	}
+	return err
 }
 
 // denying reports whether an action refuses the syscall: an error, a
