@@ -48,6 +48,10 @@ type PolicyConfig struct {
 	// Isolation maps values of the annotation io.secshim.isolation to
 	// backends (sandbox = "runsc", vm = "kata").
 	Isolation map[string]string `toml:"isolation"`
+	// Attest is what a container whose process does not hold what its
+	// spec promised gets (runtimes/attest.go): "enforce" (the default:
+	// killed, the verb fails), "audit" (logged) or "off" (not checked).
+	Attest string `toml:"attest"`
 }
 
 // LogConfig says where decisions are logged.
@@ -197,6 +201,9 @@ func (c *Config) checkPolicy() error {
 	}
 	if !ps.AtLeast(c.Policy.Profile, c.Policy.Floor) {
 		return fmt.Errorf("policy.profile: %q does not build on the floor %q", c.Policy.Profile, c.Policy.Floor)
+	}
+	if !validAttestMode(c.Policy.Attest) {
+		return fmt.Errorf("policy.attest: %q is not one of enforce, audit, off", c.Policy.Attest)
 	}
 	for v, b := range c.Policy.Isolation {
 		if _, ok := c.Backends[b]; !ok {

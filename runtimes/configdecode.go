@@ -207,6 +207,8 @@ func keyString(b []byte) string {
 		return "selectable"
 	case "isolation":
 		return "isolation"
+	case "attest":
+		return "attest"
 	case "profiles":
 		return "profiles"
 	}
@@ -318,7 +320,7 @@ func classify(path []string) fieldKind {
 		switch {
 		case len(path) == 1:
 			return fieldTable
-		case path[1] == "profile" || path[1] == "floor":
+		case path[1] == "profile" || path[1] == "floor" || path[1] == "attest":
 			return fieldString
 		case path[1] == "selectable":
 			return fieldStrings
@@ -441,6 +443,8 @@ func (d *cfgDecoder) setString(path []string, s string) {
 			c.Policy.Profile = s
 		case "floor":
 			c.Policy.Floor = s
+		case "attest":
+			c.Policy.Attest = s
 		case "isolation":
 			if c.Policy.Isolation == nil {
 				c.Policy.Isolation = map[string]string{}

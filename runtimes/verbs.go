@@ -66,6 +66,13 @@ func (r *call) create() error {
 	d.Changes = append(d.Changes, res.Changes...)
 	root, _ := r.inv.Global("root")
 	rootMapped, _ := res.State[hardening.RootMappedState].(bool)
+	// The poststart hook that attests the running process (attest.go).
+	unattested, err := r.injectAttest(f.Root, sel.profile, res, root, &d)
+	if err != nil {
+		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
+		d.hashSpec(f.Orig, f.Orig)
+		return r.refuse(&d, fmt.Errorf("%s: attestation: %w", path, err))
+	}
 	rec := &Record{Backend: *r.backend, Profile: sel.profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
 	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return err
@@ -74,6 +81,9 @@ func (r *call) create() error {
 		return err
 	}
 	logDecision(r.cfg, d)
+	if unattested != nil {
+		logAttest(r.cfg, unattested)
+	}
 	return r.handOff()
 }
 

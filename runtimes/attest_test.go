@@ -1,0 +1,439 @@
+package runtimes
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/secshim/secshim/hardening"
+	"github.com/secshim/secshim/spec"
+)
+
+const sampleStatus = `Name:	sh
+Umask:	0022
+State:	S (sleeping)
+Pid:	7037
+CapInh:	0000000000000000
+CapPrm:	00000000800405fb
+CapEff:	00000000800405fb
+CapBnd:	00000000800405fb
+CapAmb:	0000000000000000
+NoNewPrivs:	1
+Seccomp:	2
+Seccomp_filters:	1
+Speculation_Store_Bypass:	thread force mitigated
+`
+
+// podmanCaps is 00000000800405fb, Podman's default set.
+const podmanCaps = hardening.CapSet(0x800405fb)
+
+func TestParseStatus(t *testing.T) {
+	s, err := parseStatus([]byte(sampleStatus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := procState{CapPrm: 0x800405fb, CapEff: 0x800405fb, CapBnd: 0x800405fb, NoNewPrivs: 1, Seccomp: 2}
+	if s != want {
+		t.Errorf("got %+v, want %+v", s, want)
+	}
+	// gVisor's status has no NoNewPrivs or CapAmb: an error, never a pass.
+	gv := strings.Replace(strings.Replace(sampleStatus, "NoNewPrivs:\t1\n", "", 1), "CapAmb:\t0000000000000000\n", "", 1)
+	if _, err := parseStatus([]byte(gv)); err == nil || !strings.Contains(err.Error(), "CapAmb, NoNewPrivs") {
+		t.Errorf("missing lines: err %v", err)
+	}
+	if _, err := parseStatus([]byte(strings.Replace(sampleStatus, "CapEff:\t00000000800405fb", "CapEff:\tzz", 1))); err == nil {
+		t.Error("bad hex accepted")
+	}
+	// Our own status parses (the kernel's real format).
+	b, _ := os.ReadFile("/proc/self/status")
+	if _, err := parseStatus(b); err != nil {
+		t.Errorf("/proc/self/status: %v", err)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	good, _ := parseStatus([]byte(sampleStatus))
+	full := promise{Caps: podmanCaps, NoNewPrivs: true, Seccomp: true}
+	if ms := full.compare(good); len(ms) != 0 {
+		t.Errorf("hardened process: %v", ms)
+	}
+	// Fewer capabilities than promised is fine (a non-root user).
+	less := good
+	less.CapEff, less.CapPrm = 0, 0
+	if ms := full.compare(less); len(ms) != 0 {
+		t.Errorf("fewer caps: %v", ms)
+	}
+	// What the stripper backend leaves: no NNP, no filter.
+	stripped := good
+	stripped.NoNewPrivs, stripped.Seccomp = 0, 0
+	ms := full.compare(stripped)
+	if len(ms) != 2 || ms[0].Field != "NoNewPrivs" || ms[1].Field != "Seccomp" {
+		t.Fatalf("stripped: %v", ms)
+	}
+	if got := ms[0].String(); got != "NoNewPrivs is 0, promised 1" {
+		t.Errorf("message %q", got)
+	}
+	if got := ms[1].String(); got != "Seccomp is 0, promised 2 (filter)" {
+		t.Errorf("message %q", got)
+	}
+	// Seccomp mode 1 (strict) is not the promised filter.
+	strict := good
+	strict.Seccomp = 1
+	if ms := full.compare(strict); len(ms) != 1 || ms[0].Field != "Seccomp" {
+		t.Errorf("strict: %v", ms)
+	}
+	// A capability beyond the promise, in each set, is named.
+	const sysAdmin = 1 << 21
+	for _, f := range []string{"CapBnd", "CapPrm", "CapEff", "CapInh", "CapAmb"} {
+		s := good
+		switch f {
+		case "CapBnd":
+			s.CapBnd |= sysAdmin
+		case "CapPrm":
+			s.CapPrm |= sysAdmin
+		case "CapEff":
+			s.CapEff |= sysAdmin
+		case "CapInh":
+			s.CapInh |= sysAdmin
+		case "CapAmb":
+			s.CapAmb |= 1 // CAP_CHOWN: in the bounding set but not promised ambient
+		}
+		ms := full.compare(s)
+		if len(ms) != 1 || ms[0].Field != f {
+			t.Errorf("%s: %v", f, ms)
+			continue
+		}
+		want := "CAP_SYS_ADMIN"
+		if f == "CapAmb" {
+			want = "CAP_CHOWN"
+		}
+		if !strings.Contains(ms[0].Got, "+"+want) {
+			t.Errorf("%s: %q does not name %s", f, ms[0].Got, want)
+		}
+	}
+	// Nothing promised, nothing checked but the capability ceiling.
+	loose := promise{Caps: hardening.AllCaps, Ambient: hardening.AllCaps}
+	if ms := loose.compare(stripped); len(ms) != 0 {
+		t.Errorf("no promise: %v", ms)
+	}
+}
+
+func TestRootReadonly(t *testing.T) {
+	mi := `22 1 0:21 / / rw,relatime - overlay overlay rw
+23 22 0:22 / /proc rw,nosuid - proc proc rw
+30 1 0:21 / / ro,relatime - overlay overlay rw
+`
+	if ro, err := rootReadonly([]byte(mi)); err != nil || !ro {
+		t.Errorf("last mount on / is ro: %v %v", ro, err)
+	}
+	if ro, err := rootReadonly([]byte(mi[:strings.Index(mi, "30 1")])); err != nil || ro {
+		t.Errorf("rw root: %v %v", ro, err)
+	}
+	if _, err := rootReadonly([]byte("23 22 0:22 / /proc rw - proc proc rw\n")); err == nil {
+		t.Error("no root mount: no error")
+	}
+}
+
+func TestPromiseOf(t *testing.T) {
+	doc, err := spec.ParseObject([]byte(`{"process":{"capabilities":{"bounding":["CAP_CHOWN"],"ambient":["CAP_CHOWN"]}},
+		"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"}},"root":{"path":"rootfs","readonly":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := promiseOf(doc, &hardening.Result{Caps: 1, NoNewPrivileges: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (promise{Caps: 1, Ambient: 1, NoNewPrivs: true, Seccomp: true, ReadonlyRoot: true}); p != want {
+		t.Errorf("got %+v, want %+v", p, want)
+	}
+	doc, _ = spec.ParseObject([]byte(`{"linux":{"seccomp":null},"root":{"path":"rootfs"}}`))
+	if p, _ = promiseOf(doc, &hardening.Result{}); p.Seccomp || p.ReadonlyRoot || p.NoNewPrivs {
+		t.Errorf("nothing promised: %+v", p)
+	}
+}
+
+func attestCall(t *testing.T, backend Backend, mode string) *call {
+	cfg := DefaultConfig()
+	cfg.Policy.Attest = mode
+	cfg.StateDir = t.TempDir()
+	return &call{cfg: cfg, inv: &Invocation{ID: "c1", Verb: "create"}, backend: &backend}
+}
+
+func TestInjectAttest(t *testing.T) {
+	p := &hardening.Policy{Name: "baseline"}
+	res := &hardening.Result{Caps: podmanCaps, NoNewPrivileges: true}
+	doc, _ := spec.ParseObject([]byte(`{"hooks":{"poststart":[{"path":"/bin/true"}]},"linux":{"seccomp":{}}}`))
+	r := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, "")
+	var d decision
+	v, err := r.injectAttest(doc, p, res, "/run/root", &d)
+	if err != nil || v != nil {
+		t.Fatalf("runc: %v %v", v, err)
+	}
+	var got struct {
+		Hooks struct {
+			Poststart []struct {
+				Path    string   `json:"path"`
+				Args    []string `json:"args"`
+				Timeout int      `json:"timeout"`
+			} `json:"poststart"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(doc.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	hs := got.Hooks.Poststart
+	if len(hs) != 2 || hs[0].Path != "/bin/true" {
+		t.Fatalf("the engine's hook must stay first: %+v", hs)
+	}
+	self, _ := os.Executable()
+	self, _ = filepath.EvalSymlinks(self)
+	if hs[1].Path != self || !filepath.IsAbs(hs[1].Path) {
+		t.Errorf("hook path %q, want %q", hs[1].Path, self)
+	}
+	want := []string{"secshim", "attest", "--id", "c1", "--mode", "enforce", "--backend", "runc", "--profile", "baseline",
+		"--state-dir", r.cfg.StateDir, "--root", "/run/root", "--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}
+	if !reflect.DeepEqual(hs[1].Args, want) {
+		t.Errorf("args\n  %q\nwant\n  %q", hs[1].Args, want)
+	}
+	if hs[1].Timeout <= 0 {
+		t.Error("no timeout")
+	}
+	if len(d.Changes) != 1 || d.Changes[0].Control != "attest" {
+		t.Errorf("changes %v", d.Changes)
+	}
+
+	// Sandbox backends: no hook, an explicit verdict.
+	for _, b := range []Backend{{Name: "runsc", Path: "/usr/bin/runsc"}, {Name: "kata", Path: "/usr/bin/kata-runtime"}, {Name: "gv", Path: "/opt/secshim-runsc"}} {
+		doc, _ := spec.ParseObject([]byte(`{}`))
+		v, err := attestCall(t, b, "").injectAttest(doc, p, res, "", &decision{})
+		if err != nil || v == nil || v.Verdict != verdictNotAttestable || !strings.Contains(v.Reason, "not attestable on sandbox backend "+b.Name) {
+			t.Errorf("%s: %+v %v", b.Name, v, err)
+		}
+		if doc.Changed() {
+			t.Errorf("%s: spec changed", b.Name)
+		}
+	}
+	// off, and pass-through profiles: nothing at all.
+	for _, c := range []struct {
+		mode string
+		p    *hardening.Policy
+	}{{"off", p}, {"", &hardening.Policy{Name: "privileged", PassThrough: true}}} {
+		doc, _ := spec.ParseObject([]byte(`{}`))
+		v, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, "", &decision{})
+		if err != nil || v != nil || doc.Changed() {
+			t.Errorf("%s/%s: %v %v changed=%v", c.mode, c.p.Name, v, err, doc.Changed())
+		}
+	}
+}
+
+func TestAttestConfig(t *testing.T) {
+	for _, m := range []string{"enforce", "audit", "off"} {
+		data := []byte("[policy]\nattest = \"" + m + "\"\n")
+		cfg, err := ParseConfig("c.toml", data)
+		if err != nil || cfg.Policy.Attest != m || cfg.attestMode() != m {
+			t.Errorf("%s: %v %+v", m, err, cfg)
+		}
+		// Same as go-toml's reflection decoder.
+		want, _ := parseConfig("c.toml", data, decodeConfigReflect)
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("%s: differs from go-toml", m)
+		}
+	}
+	if cfg, _ := ParseConfig("c.toml", []byte("")); cfg.attestMode() != AttestEnforce {
+		t.Error("default is not enforce")
+	}
+	for _, bad := range []string{"[policy]\nattest = \"enfroce\"\n", "[policy]\nattest = 1\n", "policy = { attest = { a = 1 } }\n"} {
+		_, err := ParseConfig("c.toml", []byte(bad))
+		_, werr := parseConfig("c.toml", []byte(bad), decodeConfigReflect)
+		if err == nil || werr == nil {
+			t.Errorf("%q accepted: %v / go-toml %v", bad, err, werr)
+		}
+	}
+}
+
+// runAttest runs the attest verb in-process with state on stdin.
+func runAttest(t *testing.T, state string, args ...string) (code int, stderr string, line map[string]any) {
+	t.Helper()
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "log")
+	conf := filepath.Join(dir, "c.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("state_dir = %q\n[log]\nfile = %q\nsyslog = \"off\"\n", dir, logf)), 0o644)
+	attestIn = strings.NewReader(state)
+	defer func() { attestIn = os.Stdin }()
+	var out, errb bytes.Buffer
+	a := &admin{stdout: &out, stderr: &errb}
+	code = a.attest(append([]string{"--config", conf}, args...))
+	if out.Len() > 0 {
+		t.Errorf("attest wrote to stdout: %q", out.String())
+	}
+	b, err := os.ReadFile(logf)
+	if err != nil {
+		t.Fatalf("no log line: %v", err)
+	}
+	if bytes.Count(b, []byte("\n")) != 1 {
+		t.Fatalf("want one line: %q", b)
+	}
+	if err := json.Unmarshal(b, &line); err != nil {
+		t.Fatalf("line %q: %v", b, err)
+	}
+	return code, errb.String(), line
+}
+
+func child(t *testing.T) *exec.Cmd {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+func verdictOf(line map[string]any) map[string]any {
+	v, _ := line["attest"].(map[string]any)
+	return v
+}
+
+func TestAttestVerb(t *testing.T) {
+	saved := attestWait
+	attestWait = 20 * time.Millisecond
+	defer func() { attestWait = saved }()
+
+	self, _ := os.ReadFile("/proc/self/status")
+	st, _ := parseStatus(self)
+	caps := fmt.Sprintf("%x", st.CapBnd)
+
+	// The test's own child holds what it holds: promise exactly that.
+	cmd := child(t)
+	state := fmt.Sprintf(`{"ociVersion":"1.0.2","id":"c1","status":"created","pid":%d}`, cmd.Process.Pid)
+	code, errs, line := runAttest(t, state, "--id", "c1", "--caps", caps, "--ambient", fmt.Sprintf("%x", st.CapAmb), "--backend", "runc")
+	if v := verdictOf(line); code != 0 || v["verdict"] != "pass" || line["verb"] != "attest" || line["id"] != "c1" {
+		t.Errorf("pass: code %d, %s, line %v", code, errs, line)
+	}
+
+	// Audit: the broken promise (this test runs without NNP and seccomp,
+	// unless its own runner set them) is logged, the process lives.
+	if st.NoNewPrivs == 1 || st.Seccomp == 2 {
+		t.Skip("the test process already has no_new_privs or a seccomp filter")
+	}
+	code, errs, line = runAttest(t, state, "--id", "c1", "--mode", "audit", "--caps", caps, "--ambient", "0", "--nnp", "--seccomp", "--backend", "stripper")
+	v := verdictOf(line)
+	if code != 0 || v["verdict"] != "fail" || v["action"] != "logged" || len(v["mismatches"].([]any)) != 2 {
+		t.Errorf("audit: code %d, %s, line %v", code, errs, line)
+	}
+	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("audit killed the process: %v", err)
+	}
+
+	// Enforce: killed, exit 1, each mismatch named.
+	code, errs, line = runAttest(t, state, "--id", "c1", "--mode", "enforce", "--caps", caps, "--ambient", "0", "--nnp", "--seccomp", "--backend", "stripper")
+	v = verdictOf(line)
+	if code != 1 || v["verdict"] != "fail" || v["action"] != "killed" {
+		t.Errorf("enforce: code %d, line %v", code, line)
+	}
+	for _, want := range []string{"container killed", "NoNewPrivs is 0, promised 1", "Seccomp is 0, promised 2 (filter)", "backend stripper"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("enforce: stderr %q lacks %q", errs, want)
+		}
+	}
+	err := cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("enforce: child not SIGKILLed: %v", err)
+	}
+
+	// Gone before it was read: logged as such, not a failure.
+	code, _, line = runAttest(t, state, "--id", "c1", "--nnp", "--seccomp")
+	if v := verdictOf(line); code != 0 || v["verdict"] != "exited" {
+		t.Errorf("exited: code %d, line %v", code, line)
+	}
+
+	// Unusable state: enforce fails closed.
+	for _, bad := range []string{"", "{", `{"id":"other","pid":1}`, `{"id":"c1"}`} {
+		code, errs, line = runAttest(t, bad, "--id", "c1")
+		if v := verdictOf(line); code != 1 || v["verdict"] != "error" || errs == "" {
+			t.Errorf("state %q: code %d, line %v", bad, code, line)
+		}
+	}
+}
+
+func TestAttestUsage(t *testing.T) {
+	for _, args := range [][]string{{}, {"--id", "x", "--mode", "sometimes"}, {"--id", "x", "--caps", "zz"}, {"--id", "x", "extra"}} {
+		var out, errb bytes.Buffer
+		if code := (&admin{stdout: &out, stderr: &errb}).attest(args); code != exitUsage {
+			t.Errorf("%q: exit %d", args, code)
+		}
+	}
+}
+
+func TestAttestLineIsJSON(t *testing.T) {
+	v := &attestVerdict{ID: "a\"b\u2028", Backend: "runc", Profile: "baseline", Mode: "enforce", Pid: 3, Verdict: verdictFail,
+		Action: "killed", Mismatches: []mismatch{{"NoNewPrivs", "1", "0"}}, Elapsed: 1500 * time.Microsecond}
+	var got struct {
+		ID     string `json:"id"`
+		Attest struct {
+			Verdict    string     `json:"verdict"`
+			Mismatches []mismatch `json:"mismatches"`
+			Elapsed    int        `json:"elapsed_us"`
+		} `json:"attest"`
+		Changes []any `json:"changes"`
+	}
+	b := v.line(time.Now())
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if got.ID != v.ID || got.Attest.Verdict != "fail" || len(got.Attest.Mismatches) != 1 || got.Attest.Elapsed != 1500 || got.Changes == nil {
+		t.Errorf("%+v", got)
+	}
+	// secshim log reads it back like any decision.
+	var e logEntry
+	if err := json.Unmarshal(b, &e); err != nil || e.Verb != "attest" {
+		t.Errorf("logEntry: %v %+v", err, e)
+	}
+}
+
+// BenchmarkAttest is the hook's work in-process (config, state, one read
+// of /proc/<pid>/status, the log line); the fork/exec of the hook comes
+// on top (docs/attestation.md has both).
+func BenchmarkAttest(b *testing.B) {
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	dir := b.TempDir()
+	conf := filepath.Join(dir, "c.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf("state_dir = %q\n[log]\nfile = %q\nsyslog = \"off\"\n", dir, filepath.Join(dir, "log"))), 0o644)
+	state := fmt.Sprintf(`{"ociVersion":"1.0.2","id":"c1","status":"created","pid":%d}`, cmd.Process.Pid)
+	defer func() { attestIn = os.Stdin }()
+	a := &admin{stdout: new(bytes.Buffer), stderr: new(bytes.Buffer)}
+	for b.Loop() {
+		attestIn = strings.NewReader(state)
+		if code := a.attest([]string{"--config", conf, "--id", "c1", "--mode", "audit", "--caps", "ffffffffffffffff", "--ambient", "ffffffffffffffff"}); code != 0 {
+			b.Fatal(code)
+		}
+	}
+}
+
+// BenchmarkInjectAttest is what attestation adds to secshim's create.
+func BenchmarkInjectAttest(b *testing.B) {
+	cfg := DefaultConfig()
+	r := &call{cfg: cfg, inv: &Invocation{ID: "c1", Verb: "create"}, backend: &Backend{Name: "runc", Path: "/usr/sbin/runc"}}
+	p := &hardening.Policy{Name: "baseline"}
+	res := &hardening.Result{Caps: podmanCaps, NoNewPrivileges: true}
+	raw := []byte(`{"process":{"capabilities":{"ambient":[]},"noNewPrivileges":true},"linux":{"seccomp":{}},"root":{"path":"rootfs"}}`)
+	for b.Loop() {
+		doc, _ := spec.ParseObject(raw)
+		if _, err := r.injectAttest(doc, p, res, "", &decision{}); err != nil {
+			b.Fatal(err)
+		}
+		doc.Bytes()
+	}
+}

@@ -1,0 +1,221 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/secshim/secshim/tests/testenv"
+)
+
+// attestLine is the attestation verdict line of the decision log.
+type attestLine struct {
+	ID      string `json:"id"`
+	Verb    string `json:"verb"`
+	Backend string `json:"backend"`
+	Attest  struct {
+		Verdict    string `json:"verdict"`
+		Mode       string `json:"mode"`
+		Action     string `json:"action"`
+		Reason     string `json:"reason"`
+		Pid        int    `json:"pid"`
+		Mismatches []struct {
+			Field, Promised, Got string
+		} `json:"mismatches"`
+	} `json:"attest"`
+}
+
+// attestLines reads the verdicts of one container from the log.
+func attestLines(t *testing.T, logFile, id string) []attestLine {
+	t.Helper()
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatalf("decision log: %v", err)
+	}
+	var out []attestLine
+	for _, line := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
+		var l attestLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if l.Verb == "attest" && l.ID == id {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// runNamed runs a container with --cidfile and returns its ID, output and
+// exit status.
+func runNamed(t *testing.T, pm *testenv.Podman, args []string, cmd ...string) (id, stdout, stderr string, code int) {
+	t.Helper()
+	cid := filepath.Join(t.TempDir(), "cid")
+	name := testenv.Name()
+	pm.RemoveOnCleanup(name)
+	all := append(append(args, "--name", name, "--cidfile", cid, testenv.Image), cmd...)
+	stdout, stderr, code = pm.Run(all...)
+	b, _ := os.ReadFile(cid)
+	return strings.TrimSpace(string(b)), stdout, stderr, code
+}
+
+// TestAttestPasses: a normal container passes attestation on each native
+// backend. runc runs the hook during create (the init process waits on
+// its exec fifo with everything applied), crun during start after the
+// execve: a pass on both proves the hook reads at a moment the promised
+// settings are in force. The containers live long enough (sleep) that the
+// hook finds them running: one already gone is logged "exited", not "pass".
+func TestAttestPasses(t *testing.T) {
+	for _, bc := range backends() {
+		if bc.name == "runsc" {
+			continue
+		}
+		t.Run(bc.name, func(t *testing.T) {
+			s := newSetup(t, bc, "")
+			id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", statusCmd+"; sleep 0.5")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			assertHardened(t, testenv.ProcStatus(out), "attested container")
+			ls := attestLines(t, s.logFile(), id)
+			if len(ls) != 1 {
+				t.Fatalf("%d attest lines for %s, want 1", len(ls), id)
+			}
+			if l := ls[0]; l.Attest.Verdict != "pass" || l.Attest.Mode != "enforce" || l.Backend != bc.name || l.Attest.Pid <= 0 {
+				t.Errorf("verdict %+v", l)
+			}
+			// restricted also promises a read-only root (mountinfo)
+			// and a non-root user.
+			rs := newSetup(t, bc, "[policy]\nprofile = \"restricted\"\n")
+			id, out, errOut, code = runNamed(t, rs.pm, rs.runArgs(), "sh", "-c", "touch /x 2>/dev/null && echo root-writable; sleep 0.5")
+			if code != 0 || strings.Contains(out, "root-writable") {
+				t.Fatalf("restricted: exit %d\n%s%s", code, out, errOut)
+			}
+			if ls := attestLines(t, rs.logFile(), id); len(ls) != 1 || ls[0].Attest.Verdict != "pass" {
+				t.Errorf("restricted: attest lines %+v", ls)
+			}
+		})
+	}
+}
+
+// stripper writes a backend that does not apply the spec: it removes
+// noNewPrivileges and seccomp from config.json, then runs runc.
+func stripper(t *testing.T) string {
+	t.Helper()
+	testenv.RequireRuntime(t, "runc")
+	jq, err := exec.LookPath("jq")
+	if err != nil {
+		t.Skip("jq not installed")
+	}
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Skip("runc not installed")
+	}
+	path := filepath.Join(t.TempDir(), "stripper")
+	script := `#!/bin/sh
+# A runtime that ignores noNewPrivileges and seccomp: strips them, runs runc.
+bundle=.
+prev=
+verb=
+for a in "$@"; do
+	case "$prev" in --bundle|-b) bundle=$a ;; esac
+	case "$a" in --bundle=*) bundle=${a#--bundle=} ;; create|run) [ -z "$verb" ] && verb=$a ;; esac
+	prev=$a
+done
+if [ -n "$verb" ]; then
+	` + jq + ` 'del(.process.noNewPrivileges) | del(.linux.seccomp)' "$bundle/config.json" > "$bundle/config.json.strip" &&
+		mv "$bundle/config.json.strip" "$bundle/config.json" || exit 1
+fi
+exec ` + runc + ` "$@"
+`
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// stripperSetup is secshim with the stripper as its default backend.
+func stripperSetup(t *testing.T, mode string) *setup {
+	t.Helper()
+	script := stripper(t)
+	env := testenv.New(t)
+	bc := backendCase{name: "stripper", podman: (*testenv.Env).Podman}
+	s := &setup{env: env, bc: bc}
+	env.WithConfig(fmt.Sprintf("default_backend = \"stripper\"\nstate_dir = %q\n[log]\nfile = %q\nlevel = \"info\"\n"+
+		"[backends.stripper]\npath = %q\n[policy]\nattest = %q\n", s.stateDir(), s.logFile(), script, mode))
+	s.pm = env.Podman().WithRuntime("secshim")
+	return s
+}
+
+// TestAttestCatchesStripper: a backend that drops noNewPrivileges and
+// seccomp is caught. enforce: the container is killed and podman run
+// fails naming each mismatch; audit: it runs, the log has the mismatch.
+func TestAttestCatchesStripper(t *testing.T) {
+	t.Run("enforce", func(t *testing.T) {
+		s := stripperSetup(t, "enforce")
+		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "echo started-user-process; sleep 30")
+		if code == 0 {
+			t.Fatalf("podman run succeeded on a backend that ignores the spec\n%s", out)
+		}
+		for _, want := range []string{"attestation failed", "container killed", "NoNewPrivs is 0, promised 1", "Seccomp is 0, promised 2 (filter)"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("podman's error lacks %q:\n%s", want, errOut)
+			}
+		}
+		if strings.Contains(out, "started-user-process") {
+			t.Errorf("the user process ran: %q", out)
+		}
+		ls := attestLines(t, s.logFile(), id)
+		if len(ls) != 1 || ls[0].Attest.Verdict != "fail" || ls[0].Attest.Action != "killed" || len(ls[0].Attest.Mismatches) != 2 {
+			t.Fatalf("attest lines %+v", ls)
+		}
+		// Nothing of it is left running.
+		if ps := s.pm.MustRun("ps", "-a", "--filter", "id="+id, "--format", "{{.State}}"); strings.Contains(ps, "running") {
+			t.Errorf("container still running: %q", ps)
+		}
+	})
+	t.Run("audit", func(t *testing.T) {
+		s := stripperSetup(t, "audit")
+		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", statusCmd)
+		if code != 0 {
+			t.Fatalf("audit: exit %d\n%s%s", code, out, errOut)
+		}
+		// Control: the stripper did strip, so the test proves something.
+		if st := testenv.ProcStatus(out); st["NoNewPrivs"] != "0" || st["Seccomp"] != "0" {
+			t.Fatalf("the stripper did not strip: NoNewPrivs %q Seccomp %q", st["NoNewPrivs"], st["Seccomp"])
+		}
+		ls := attestLines(t, s.logFile(), id)
+		if len(ls) != 1 || ls[0].Attest.Verdict != "fail" || ls[0].Attest.Action != "logged" || ls[0].Attest.Mode != "audit" {
+			t.Fatalf("attest lines %+v", ls)
+		}
+		var fields []string
+		for _, m := range ls[0].Attest.Mismatches {
+			fields = append(fields, m.Field)
+		}
+		if strings.Join(fields, ",") != "NoNewPrivs,Seccomp" {
+			t.Errorf("mismatches %v, want NoNewPrivs,Seccomp", fields)
+		}
+	})
+}
+
+// TestAttestSandbox: on runsc the host cannot read the guest's state; the
+// log says so explicitly and the container runs.
+func TestAttestSandbox(t *testing.T) {
+	bc := backends()[2]
+	s := newSetup(t, bc, "")
+	id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "true")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	ls := attestLines(t, s.logFile(), id)
+	if len(ls) != 1 {
+		t.Fatalf("%d attest lines, want 1", len(ls))
+	}
+	if l := ls[0]; l.Attest.Verdict != "not_attestable" || !strings.Contains(l.Attest.Reason, "not attestable on sandbox backend runsc") {
+		t.Errorf("verdict %+v", l)
+	}
+}
