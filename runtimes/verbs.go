@@ -104,15 +104,22 @@ func (r *call) checkCgroupManager(p *hardening.Policy) error {
 	return nil
 }
 
+// recordedProfile is the container's record and the profile it was
+// created with (the default profile for a container without a record).
+func (r *call) recordedProfile() (*Record, *hardening.Policy, error) {
+	rec, err := r.record()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := r.cfg.profileNamed(rec.profile())
+	return rec, p, err
+}
+
 // exec clamps a process joining a running container to what the container
 // itself was allowed at create, in both forms engines use: a --process
 // file, and inline flags.
 func (r *call) exec() error {
-	rec, err := r.record()
-	if err != nil {
-		return err
-	}
-	p, err := r.cfg.profileNamed(rec.profile())
+	rec, p, err := r.recordedProfile()
 	if err != nil {
 		return err
 	}
@@ -212,11 +219,7 @@ func (r *call) execFlags(p *hardening.Policy, d *decision, limit hardening.CapSe
 // update clamps a resource update to the policy's maxima, in the file
 // (or stdin) form and in the flag form.
 func (r *call) update() error {
-	rec, err := r.record()
-	if err != nil {
-		return err
-	}
-	p, err := r.cfg.profileNamed(rec.profile())
+	_, p, err := r.recordedProfile()
 	if err != nil {
 		return err
 	}
