@@ -92,7 +92,7 @@ func TestDefaultPolicyOnPodmanConfigs(t *testing.T) {
 				t.Error("noNewPrivileges not set")
 			}
 			sec, _ := get(m, "linux", "seccomp").(map[string]any)
-			if sec == nil || !enforcingAction(sec["defaultAction"].(string)) {
+			if sec == nil || !denying(sec["defaultAction"].(string)) {
 				t.Errorf("no enforcing seccomp: %v", sec)
 			}
 			if l, _ := get(m, "linux", "resources", "pids", "limit").(float64); l <= 0 || l > 32768 {

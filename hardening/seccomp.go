@@ -119,10 +119,6 @@ func denying(a string) bool {
 	return false
 }
 
-// enforcingAction reports whether a profile's default action refuses the
-// syscalls it does not list.
-func enforcingAction(a string) bool { return denying(a) }
-
 func knownAction(a specs.LinuxSeccompAction) bool {
 	switch a {
 	case specs.ActErrno, specs.ActKill, specs.ActKillProcess, specs.ActKillThread, specs.ActTrap,
