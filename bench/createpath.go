@@ -1,10 +1,6 @@
 package bench
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -30,11 +26,8 @@ type CreateResult struct {
 
 // CreatePath runs create's stages with secshim's own packages, as
 // runtimes.Main does for `create` (config from SECSHIM_CONFIG, else the
-// default path), timing each. The steps unexported in runtimes, the
-// profile selection (without annotations), the sticky record and the
-// decision-log line, are reproduced by Selected, WriteRecord and
-// WriteDecision with the same calls. The record is
-// removed afterwards, so that repeated calls stay alike.
+// default path), timing each, through the same runtimes functions. The
+// record is removed afterwards, so that repeated calls stay alike.
 func CreatePath(args []string) (*CreateResult, error) {
 	t := StageTimes{}
 	last := time.Now()
@@ -66,24 +59,24 @@ func CreatePath(args []string) (*CreateResult, error) {
 		return nil, err
 	}
 	mark("spec_load")
-	profile, floor, err := Selected(cfg)
+	sel, err := cfg.Select(f.Root)
 	if err != nil {
 		return nil, err
 	}
 	mark("profile")
-	b, err := cfg.Backend(profile.Backend)
+	b, err := cfg.Backend(sel.Backend)
 	if err != nil {
 		return nil, err
 	}
 	mark("backend")
-	res, err := Harden(cfg, profile, floor, f.Root, inv.ID)
+	res, err := sel.Harden(f.Root, hardening.Env{ContainerID: inv.ID, StateDir: cfg.StateDir})
 	if err != nil {
 		return nil, err
 	}
 	mark("harden")
 	root, _ := inv.Global("root")
-	recPath := RecordPath(cfg.StateDir, root, inv.ID)
-	if err := WriteRecord(recPath, b, profile.Name, res); err != nil {
+	recPath := runtimes.RecordPath(cfg.StateDir, root, inv.ID)
+	if err := runtimes.SaveRecord(recPath, &runtimes.Record{Backend: *b, Profile: sel.Profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges}); err != nil {
 		return nil, err
 	}
 	mark("record")
@@ -92,81 +85,10 @@ func CreatePath(args []string) (*CreateResult, error) {
 		return nil, err
 	}
 	mark("spec_write")
-	if err := WriteDecision(cfg.Log.File, inv.ID, inv.Verb, b.Name, profile.Name, res.Changes); err != nil {
-		return nil, err
-	}
+	runtimes.LogDecision(cfg, runtimes.Decision{ID: inv.ID, Verb: inv.Verb, Backend: b.Name, Profile: sel.Profile.Name, Changes: res.Changes})
 	mark("log")
 	os.Remove(recPath)
 	return &CreateResult{Times: t, Wrote: wrote, Changes: len(res.Changes)}, nil
-}
-
-// RecordPath is runtimes.recordPath.
-func RecordPath(stateDir, root, id string) string {
-	key := "default"
-	if root != "" {
-		sum := sha256.Sum256([]byte(root))
-		key = hex.EncodeToString(sum[:8])
-	}
-	return filepath.Join(stateDir, key, id)
-}
-
-// WriteRecord is runtimes.saveRecord.
-func WriteRecord(path string, b *runtimes.Backend, profile string, res *hardening.Result) error {
-	var buf bytes.Buffer
-	fmt.Fprintf(&buf, "backend %s\npath %s\nprofile %s\n", b.Name, b.Path, profile)
-	for _, a := range b.Args {
-		fmt.Fprintf(&buf, "arg %s\n", a)
-	}
-	fmt.Fprintf(&buf, "caps %x\nnnp %t\n", uint64(res.Caps), res.NoNewPrivileges)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return spec.WriteAtomic(path, buf.Bytes(), 0o600)
-}
-
-// WriteDecision is runtimes.logDecision: one JSON line appended with one
-// write. An empty file name disables it.
-func WriteDecision(file, id, verb, backend, profile string, changes []hardening.Change) error {
-	if file == "" {
-		return nil
-	}
-	line := []byte(`{"time":`)
-	line = spec.AppendString(line, time.Now().UTC().Format(time.RFC3339Nano))
-	for _, kv := range [][2]string{{"id", id}, {"verb", verb}, {"backend", backend}, {"profile", profile}} {
-		line = appendField(line, kv[0], kv[1])
-	}
-	line = append(line, `,"changes":[`...)
-	for i, c := range changes {
-		if i > 0 {
-			line = append(line, ',')
-		}
-		line = append(line, `{"control":`...)
-		line = spec.AppendString(line, c.Control)
-		line = appendField(line, "field", c.Field)
-		line = appendField(line, "from", c.From)
-		line = appendField(line, "to", c.To)
-		if c.Mode != "" {
-			line = appendField(line, "mode", string(c.Mode))
-		}
-		line = append(line, '}')
-	}
-	line = append(line, "]}\n"...)
-	lf, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = lf.Write(line)
-	if cerr := lf.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func appendField(b []byte, key, val string) []byte {
-	b = append(b, ',', '"')
-	b = append(b, key...)
-	b = append(b, '"', ':')
-	return spec.AppendString(b, val)
 }
 
 // CreateArgs is the argument list Podman 4.3 (through conmon) gives a

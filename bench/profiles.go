@@ -43,39 +43,14 @@ func UserProfiles(n int, stateDir, logFile string) []byte {
 	return []byte(b.String())
 }
 
-// Selected is what runtimes' create resolves for a container: its
-// profile, and the floor applied first when the profile is not the floor
-// (runtimes.selectFor, which is unexported, without the annotations).
-func Selected(cfg *runtimes.Config) (profile, floor *hardening.Policy, err error) {
-	ps := &hardening.Profiles{User: cfg.Profiles}
-	if profile, err = ps.Resolve(cfg.Policy.Profile); err != nil {
-		return nil, nil, err
-	}
-	if cfg.Policy.Floor != "" && cfg.Policy.Floor != cfg.Policy.Profile {
-		if floor, err = ps.Resolve(cfg.Policy.Floor); err != nil {
-			return nil, nil, err
-		}
-	}
-	return profile, floor, nil
-}
-
-// Harden applies what create applies: the floor, then the profile.
-func Harden(cfg *runtimes.Config, profile, floor *hardening.Policy, root *spec.Object, id string) (*hardening.Result, error) {
-	env := hardening.Env{ContainerID: id, StateDir: cfg.StateDir}
-	var changes []hardening.Change
-	if floor != nil {
-		res, err := hardening.Harden(floor, root, env)
-		if err != nil {
-			return nil, err
-		}
-		changes = res.Changes
-	}
-	res, err := hardening.Harden(profile, root, env)
+// Selected is what runtimes' create resolves for a container without
+// annotations: its profile, the floor applied first, its backend.
+func Selected(cfg *runtimes.Config) (*runtimes.Selection, error) {
+	doc, err := spec.ParseObject([]byte("{}"))
 	if err != nil {
 		return nil, err
 	}
-	res.Changes = append(changes, res.Changes...)
-	return res, nil
+	return cfg.Select(doc)
 }
 
 // Hardened returns the config.json secshim writes for data under a
@@ -89,7 +64,7 @@ func Hardened(profile string, data []byte, stateDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, floor, err := Selected(cfg)
+	sel, err := Selected(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +72,7 @@ func Hardened(profile string, data []byte, stateDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Harden(cfg, p, floor, root, "hardened-"+profile); err != nil {
+	if _, err := sel.Harden(root, hardening.Env{ContainerID: "hardened-" + profile, StateDir: cfg.StateDir}); err != nil {
 		return nil, err
 	}
 	if !root.Changed() {

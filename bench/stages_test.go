@@ -192,7 +192,7 @@ func BenchmarkHarden(b *testing.B) {
 	for _, p := range Profiles {
 		b.Run(p, func(b *testing.B) {
 			cfg := config(b, p)
-			prof, floor, err := Selected(cfg)
+			sel, err := Selected(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func BenchmarkHarden(b *testing.B) {
 				}
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, err := Harden(cfg, prof, floor, root.Clone(), "bench"); err != nil {
+					if _, err := sel.Harden(root.Clone(), hardening.Env{ContainerID: "bench", StateDir: cfg.StateDir}); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -220,7 +220,7 @@ func BenchmarkProfile(b *testing.B) {
 			cfg := config(b, p)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, _, err := Selected(cfg); err != nil {
+				if _, err := Selected(cfg); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -257,11 +257,11 @@ func BenchmarkProfilesDefined(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				prof, floor, err := Selected(cfg)
+				sel, err := Selected(cfg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := Harden(cfg, prof, floor, root.Clone(), "bench"); err != nil {
+				if _, err := sel.Harden(root.Clone(), hardening.Env{ContainerID: "bench", StateDir: cfg.StateDir}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -285,7 +285,7 @@ func BenchmarkSerialize(b *testing.B) {
 	for _, p := range Profiles {
 		b.Run(p, func(b *testing.B) {
 			cfg := config(b, p)
-			prof, floor, err := Selected(cfg)
+			sel, err := Selected(cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -294,7 +294,7 @@ func BenchmarkSerialize(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := Harden(cfg, prof, floor, root, "bench"); err != nil {
+				if _, err := sel.Harden(root, hardening.Env{ContainerID: "bench", StateDir: cfg.StateDir}); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
@@ -378,33 +378,31 @@ func BenchmarkWriteVariants(b *testing.B) {
 	})
 }
 
-// BenchmarkRecordWrite: the sticky record (runtimes.saveRecord, reproduced
-// by WriteRecord) of a new container: MkdirAll, then an atomic write of ~80
-// bytes to a new name.
+// BenchmarkRecordWrite: the sticky record (runtimes.SaveRecord) of a new
+// container: one O_EXCL write of ~100 bytes to a new name.
 func BenchmarkRecordWrite(b *testing.B) {
 	dir := b.TempDir()
-	be := &runtimes.Backend{Name: "runc", Path: "/usr/sbin/runc"}
-	res := &hardening.Result{Caps: 1<<11 - 1, NoNewPrivileges: true}
+	rec := &runtimes.Record{Backend: runtimes.Backend{Name: "runc", Path: "/usr/sbin/runc"}, Profile: "baseline", Caps: 1<<11 - 1, NoNewPrivileges: true}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
 		i++ // a new container each time, as in real use
-		if err := WriteRecord(RecordPath(dir, "", "5e888a2802d7f7978d4cf10f1a681dc4-"+strconv.Itoa(i)), be, "baseline", res); err != nil {
+		if err := runtimes.SaveRecord(runtimes.RecordPath(dir, "", "5e888a2802d7f7978d4cf10f1a681dc4-"+strconv.Itoa(i)), rec); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkLogWrite: one decision line appended (runtimes.logDecision,
-// reproduced by WriteDecision).
+// BenchmarkLogWrite: one decision line appended (runtimes.LogDecision).
 func BenchmarkLogWrite(b *testing.B) {
-	file := filepath.Join(b.TempDir(), "decisions.log")
-	changes := []hardening.Change{{Control: "no_new_privileges", Field: "process.noNewPrivileges", To: "true"}}
+	cfg := runtimes.DefaultConfig()
+	cfg.Log.File = filepath.Join(b.TempDir(), "decisions.log")
+	runtimes.SyslogSocket = ""
+	d := runtimes.Decision{ID: "5e888a2802d7f7978d4cf10f1a681dc4", Verb: "create", Backend: "runc", Profile: "baseline",
+		Changes: []hardening.Change{{Control: "no_new_privileges", Field: "process.noNewPrivileges", To: "true"}}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := WriteDecision(file, "5e888a2802d7f7978d4cf10f1a681dc4", "create", "runc", "baseline", changes); err != nil {
-			b.Fatal(err)
-		}
+		runtimes.LogDecision(cfg, d)
 	}
 }
 

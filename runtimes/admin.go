@@ -364,7 +364,7 @@ func (a *admin) explainFile(cfg *Config, path, profileFlag string) (*explanation
 	if resolve == nil {
 		resolve = (*Config).Backend
 	}
-	if b, err := resolve(cfg, sel.backend); err != nil {
+	if b, err := resolve(cfg, sel.Backend); err != nil {
 		x.refuse(err.Error())
 	} else {
 		x.Backend.Name, x.Backend.Path = b.Name, b.Path
@@ -372,21 +372,18 @@ func (a *admin) explainFile(cfg *Config, path, profileFlag string) (*explanation
 	// No container ID and no state dir: rules that reserve or record
 	// something (SELinux MCS pairs) must treat this as a dry run.
 	env := hardening.Env{Host: a.host}
-	stages := []struct {
-		name string
-		p    *hardening.Policy
-	}{{"floor", sel.floor}, {"profile", sel.profile}}
-	for _, s := range stages {
-		if s.p == nil {
-			continue
+	for _, p := range sel.Stages() {
+		name := "profile"
+		if p == sel.Floor {
+			name = "floor"
 		}
-		st := explainStage{Stage: s.name, Profile: s.p.Name, PassThrough: s.p.PassThrough,
+		st := explainStage{Stage: name, Profile: p.Name, PassThrough: p.PassThrough,
 			Changes: []hardening.Change{}, Refusals: []refusal{}, Reports: []report{}}
 		// create runs Harden, which is Apply plus checks of the result but
 		// merges the findings of every kind. Apply on the document keeps
 		// them apart; Harden then runs on a copy of the hardened document
 		// for its checks, where the rules, idempotent, change nothing more.
-		ctx, err := hardening.Apply(s.p, hardening.CreateRules, f.Root, env)
+		ctx, err := hardening.Apply(p, hardening.CreateRules, f.Root, env)
 		st.Changes = append(st.Changes, ctx.Changes...)
 		for _, r := range ctx.Refusals {
 			st.Refusals = append(st.Refusals, refusal{r.Control, r.Field, r.From, r.To})
@@ -395,7 +392,7 @@ func (a *admin) explainFile(cfg *Config, path, profileFlag string) (*explanation
 			st.Reports = append(st.Reports, report{r.Control, r.Field, r.From, r.To})
 		}
 		if err == nil {
-			_, err = hardening.Harden(s.p, f.Root.Clone(), env)
+			_, err = hardening.Harden(p, f.Root.Clone(), env)
 		}
 		if err != nil {
 			st.Error = err.Error()
@@ -404,7 +401,7 @@ func (a *admin) explainFile(cfg *Config, path, profileFlag string) (*explanation
 		var denied *hardening.DeniedError
 		if errors.As(err, &denied) {
 			// The stage lists each finding; the verdict only counts them.
-			x.refuse(fmt.Sprintf("%s: profile %s denies this container: %d findings (marked deny or refused above)", path, s.p.Name, len(denied.Changes)))
+			x.refuse(fmt.Sprintf("%s: profile %s denies this container: %d findings (marked deny or refused above)", path, p.Name, len(denied.Changes)))
 			return x, nil
 		}
 		if err != nil {
@@ -436,33 +433,33 @@ func (x *explanation) refuse(why string) {
 // choose is selectFor (which create uses) plus the reasons behind its
 // choices; with --profile it picks that profile instead, bypassing the
 // selectable list but not the floor.
-func (a *admin) choose(cfg *Config, doc *spec.Object, profileFlag string, x *explanation) (*selection, error) {
+func (a *admin) choose(cfg *Config, doc *spec.Object, profileFlag string, x *explanation) (*Selection, error) {
 	ann, err := annotations(doc)
 	if err != nil {
 		return nil, err
 	}
 	want, asked := ann[AnnotationProfile]
-	var sel *selection
+	var sel *Selection
 	if profileFlag == "" {
-		if sel, err = cfg.selectFor(doc); err != nil {
+		if sel, err = cfg.Select(doc); err != nil {
 			return nil, err
 		}
 		switch {
 		case asked:
-			x.Profile = explainProfile{sel.profile.Name, "annotation", AnnotationProfile + "=" + want}
+			x.Profile = explainProfile{sel.Profile.Name, "annotation", AnnotationProfile + "=" + want}
 		case cfg.Path == "":
-			x.Profile = explainProfile{sel.profile.Name, "default", "built-in default profile"}
+			x.Profile = explainProfile{sel.Profile.Name, "default", "built-in default profile"}
 		default:
-			x.Profile = explainProfile{sel.profile.Name, "default", "policy.profile"}
+			x.Profile = explainProfile{sel.Profile.Name, "default", "policy.profile"}
 		}
 	} else {
 		ps := cfg.profiles()
-		sel = &selection{}
-		if sel.profile, err = ps.Resolve(profileFlag); err != nil {
+		sel = &Selection{}
+		if sel.Profile, err = ps.Resolve(profileFlag); err != nil {
 			return nil, err
 		}
 		if cfg.Policy.Floor != profileFlag {
-			if sel.floor, err = ps.Resolve(cfg.Policy.Floor); err != nil {
+			if sel.Floor, err = ps.Resolve(cfg.Policy.Floor); err != nil {
 				return nil, err
 			}
 		}
@@ -474,22 +471,22 @@ func (a *admin) choose(cfg *Config, doc *spec.Object, profileFlag string, x *exp
 		if profileFlag != cfg.Policy.Profile && !slices.Contains(cfg.Policy.Selectable, profileFlag) {
 			x.Notes = append(x.Notes, fmt.Sprintf("profile %q is not in policy.selectable: no container can ask for it", profileFlag))
 		}
-		sel.backend = sel.profile.Backend
+		sel.Backend = sel.Profile.Backend
 		if iso, ok := ann[AnnotationIsolation]; ok {
 			b, known := cfg.Policy.Isolation[iso]
 			if !known {
 				return nil, fmt.Errorf("annotation %s=%s: unknown isolation (known: %s)", AnnotationIsolation, iso, strings.Join(sortedKeys(cfg.Policy.Isolation), ", "))
 			}
-			sel.backend = b
+			sel.Backend = b
 		}
 	}
-	x.Floor = &explainFloor{Name: cfg.Policy.Floor, Applied: sel.floor != nil}
-	x.Backend = &explainBackend{Name: sel.backend}
+	x.Floor = &explainFloor{Name: cfg.Policy.Floor, Applied: sel.Floor != nil}
+	x.Backend = &explainBackend{Name: sel.Backend}
 	switch iso, ok := ann[AnnotationIsolation]; {
 	case ok:
 		x.Backend.Reason, x.Backend.Detail = "annotation", AnnotationIsolation+"="+iso
-	case sel.backend != "":
-		x.Backend.Reason, x.Backend.Detail = "profile", "profiles."+sel.profile.Name+".backend"
+	case sel.Backend != "":
+		x.Backend.Reason, x.Backend.Detail = "profile", "profiles."+sel.Profile.Name+".backend"
 	case cfg.DefaultBackend != "":
 		x.Backend.Reason, x.Backend.Detail = "default_backend", "default_backend"
 		x.Backend.Name = cfg.DefaultBackend

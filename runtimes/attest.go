@@ -137,7 +137,7 @@ func (p promise) args() []string {
 // injectAttest adds the attestation hook to a hardened spec at create.
 // For a sandbox backend it adds nothing and returns the verdict create
 // logs instead. Pass-through profiles promise nothing: no hook.
-func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardening.Result, root string, d *decision) (*attestVerdict, error) {
+func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardening.Result, root string, d *Decision) (*attestVerdict, error) {
 	mode := r.cfg.attestMode()
 	if mode == AttestOff || p.PassThrough {
 		return nil, nil
@@ -491,7 +491,7 @@ func (a *admin) attest(args []string) int {
 	}
 	// The record (written by secshim, not in the bundle) is the stricter
 	// source for what the container was allowed.
-	if rec, ok, _ := loadRecord(recordPath(stateDir, flags["root"], flags["id"])); ok {
+	if rec, ok, _ := loadRecord(RecordPath(stateDir, flags["root"], flags["id"])); ok {
 		pr.Caps &= rec.Caps
 		pr.NoNewPrivs = pr.NoNewPrivs || rec.NoNewPrivileges
 	}

@@ -173,7 +173,7 @@ func TestInjectAttest(t *testing.T) {
 	res := &hardening.Result{Caps: podmanCaps, NoNewPrivileges: true}
 	doc, _ := spec.ParseObject([]byte(`{"hooks":{"poststart":[{"path":"/bin/true"}]},"linux":{"seccomp":{}}}`))
 	r := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, "")
-	var d decision
+	var d Decision
 	v, err := r.injectAttest(doc, p, res, "/run/root", &d)
 	if err != nil || v != nil {
 		t.Fatalf("runc: %v %v", v, err)
@@ -214,7 +214,7 @@ func TestInjectAttest(t *testing.T) {
 	// Sandbox backends: no hook, an explicit verdict.
 	for _, b := range []Backend{{Name: "runsc", Path: "/usr/bin/runsc"}, {Name: "kata", Path: "/usr/bin/kata-runtime"}, {Name: "gv", Path: "/opt/secshim-runsc"}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
-		v, err := attestCall(t, b, "").injectAttest(doc, p, res, "", &decision{})
+		v, err := attestCall(t, b, "").injectAttest(doc, p, res, "", &Decision{})
 		if err != nil || v == nil || v.Verdict != verdictNotAttestable || !strings.Contains(v.Reason, "not attestable on sandbox backend "+b.Name) {
 			t.Errorf("%s: %+v %v", b.Name, v, err)
 		}
@@ -228,7 +228,7 @@ func TestInjectAttest(t *testing.T) {
 		p    *hardening.Policy
 	}{{"off", p}, {"", &hardening.Policy{Name: "privileged", PassThrough: true}}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
-		v, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, "", &decision{})
+		v, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, "", &Decision{})
 		if err != nil || v != nil || doc.Changed() {
 			t.Errorf("%s/%s: %v %v changed=%v", c.mode, c.p.Name, v, err, doc.Changed())
 		}
@@ -431,7 +431,7 @@ func BenchmarkInjectAttest(b *testing.B) {
 	raw := []byte(`{"process":{"capabilities":{"ambient":[]},"noNewPrivileges":true},"linux":{"seccomp":{}},"root":{"path":"rootfs"}}`)
 	for b.Loop() {
 		doc, _ := spec.ParseObject(raw)
-		if _, err := r.injectAttest(doc, p, res, "", &decision{}); err != nil {
+		if _, err := r.injectAttest(doc, p, res, "", &Decision{}); err != nil {
 			b.Fatal(err)
 		}
 		doc.Bytes()

@@ -823,7 +823,7 @@ var chkRunState = func(b *Backend, root, id string) (*chkBackendState, error) {
 var chkProcDir = "/proc"
 
 func (a *admin) checkContainer(cfg *Config, root, id string) (*checkReport, error) {
-	rec, ok, err := loadRecord(recordPath(cfg.StateDir, root, id))
+	rec, ok, err := loadRecord(RecordPath(cfg.StateDir, root, id))
 	if err != nil {
 		return nil, err
 	}
@@ -1023,9 +1023,9 @@ func (a *admin) checkAllContainers(cfg *Config, root string) ([]*checkReport, er
 	if err != nil {
 		return nil, err
 	}
-	known := map[string]string{filepath.Base(filepath.Dir(recordPath(cfg.StateDir, "", "x"))): ""}
+	known := map[string]string{filepath.Base(filepath.Dir(RecordPath(cfg.StateDir, "", "x"))): ""}
 	if root != "" {
-		known[filepath.Base(filepath.Dir(recordPath(cfg.StateDir, root, "x")))] = root
+		known[filepath.Base(filepath.Dir(RecordPath(cfg.StateDir, root, "x")))] = root
 	}
 	reports := []*checkReport{}
 	for _, e := range entries {

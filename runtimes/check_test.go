@@ -275,7 +275,7 @@ func fakeContainer(t *testing.T, backend, status string, procStatus string) (cfg
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf("state_dir = %q\n", stateDir)), 0o644)
 	bundle := hardenedBundle(t, "podman-default", "restricted")
 	rec := &Record{Backend: Backend{Name: backend, Path: "/usr/bin/" + backend}, Profile: "restricted"}
-	if err := saveRecord(recordPath(stateDir, "/run/x", "c1"), rec); err != nil {
+	if err := SaveRecord(RecordPath(stateDir, "/run/x", "c1"), rec); err != nil {
 		t.Fatal(err)
 	}
 	proc := filepath.Join(dir, "proc")

@@ -104,7 +104,7 @@ max = 100
 		{`"io.secshim.isolation":"cloud"`, "", "", "", "unknown isolation"},
 	}
 	for _, tc := range cases {
-		sel, err := cfg.selectFor(doc(t, tc.ann))
+		sel, err := cfg.Select(doc(t, tc.ann))
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: err %v, want %q", tc.ann, err, tc.err)
@@ -116,11 +116,11 @@ max = 100
 			continue
 		}
 		floor := ""
-		if sel.floor != nil {
-			floor = sel.floor.Name
+		if sel.Floor != nil {
+			floor = sel.Floor.Name
 		}
-		if sel.profile.Name != tc.profile || floor != tc.floor || sel.backend != tc.backend {
-			t.Errorf("%s: got profile %s floor %s backend %s", tc.ann, sel.profile.Name, floor, sel.backend)
+		if sel.Profile.Name != tc.profile || floor != tc.floor || sel.Backend != tc.backend {
+			t.Errorf("%s: got profile %s floor %s backend %s", tc.ann, sel.Profile.Name, floor, sel.Backend)
 		}
 	}
 	web, _ := cfg.profiles().Resolve("web")
@@ -131,11 +131,11 @@ max = 100
 
 // Without any config file the built-in configuration must work as it is.
 func TestBuiltinConfigSelects(t *testing.T) {
-	sel, err := DefaultConfig().selectFor(doc(t, ``))
-	if err != nil || sel.profile.Name != "baseline" || sel.floor != nil {
+	sel, err := DefaultConfig().Select(doc(t, ``))
+	if err != nil || sel.Profile.Name != "baseline" || sel.Floor != nil {
 		t.Fatalf("selectFor = %+v, %v", sel, err)
 	}
-	if _, err := DefaultConfig().selectFor(doc(t, `"io.secshim.profile":"restricted"`)); err != nil {
+	if _, err := DefaultConfig().Select(doc(t, `"io.secshim.profile":"restricted"`)); err != nil {
 		t.Fatal(err)
 	}
 }

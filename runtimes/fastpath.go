@@ -26,7 +26,7 @@ func fastPassThrough(inv *Invocation) error {
 		return nil
 	}
 	root, _ := inv.Global("root")
-	rec, found, err := loadRecord(recordPath(stateDir, root, inv.ID))
+	rec, found, err := loadRecord(RecordPath(stateDir, root, inv.ID))
 	if err != nil || !found {
 		return nil
 	}

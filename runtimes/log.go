@@ -57,7 +57,7 @@ func (l engineLog) errorLine(msg string) {
 
 // decision is one line of secshim's own log; docs/audit.md documents
 // every field.
-type decision struct {
+type Decision struct {
 	ID      string
 	Verb    string
 	Backend string
@@ -88,7 +88,7 @@ const (
 // logDecision appends one JSON line per decision to the log file and sends
 // the same line to syslog. A log that cannot be written is a warning on
 // stderr, never a refusal.
-func logDecision(cfg *Config, d decision) {
+func LogDecision(cfg *Config, d Decision) {
 	if cfg.Log.File == "" && SyslogSocket == "" {
 		return
 	}
@@ -112,7 +112,7 @@ func logDecision(cfg *Config, d decision) {
 
 // decisionLine is d as one JSON object and a newline, written by hand
 // without reflection: every create goes through here.
-func decisionLine(d decision, now time.Time) []byte {
+func decisionLine(d Decision, now time.Time) []byte {
 	b := make([]byte, 0, 256+128*len(d.Changes))
 	b = append(b, `{"time":`...)
 	b = spec.AppendString(b, now.UTC().Format(time.RFC3339Nano))
@@ -159,7 +159,7 @@ func appendChanges(b []byte, key string, cs []hardening.Change) []byte {
 
 // refusal fills d's refusal from err: its message and, for a deny-mode
 // refusal, each control and field refused.
-func (d *decision) refusal(err error) {
+func (d *Decision) refusal(err error) {
 	d.Error = err.Error()
 	var denied *hardening.DeniedError
 	if errors.As(err, &denied) {
@@ -169,7 +169,7 @@ func (d *decision) refusal(err error) {
 
 // hashSpec sets d's spec hashes from what was read and what goes to the
 // backend.
-func (d *decision) hashSpec(before, after []byte) {
+func (d *Decision) hashSpec(before, after []byte) {
 	d.SpecBefore = sha256Hex(before)
 	d.SpecAfter = d.SpecBefore
 	if !bytes.Equal(before, after) {
@@ -184,7 +184,7 @@ func sha256Hex(b []byte) string {
 
 // saveSpec writes f back if it changed (as File.Save does, serializing
 // once) and records its hashes before and after in d.
-func saveSpec(f *spec.File, d *decision) error {
+func saveSpec(f *spec.File, d *Decision) error {
 	out := f.Root.Bytes()
 	d.hashSpec(f.Orig, out)
 	if !f.Root.Changed() {

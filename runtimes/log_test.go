@@ -54,7 +54,7 @@ func TestDecisionLineFormat(t *testing.T) {
 	msg := "policy denies: \"quoted\"\nsecond line \x1b[31m"
 	before, after := hexSum([]byte("{}")), hexSum([]byte(`{"a":1}`))
 	now := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600))
-	d := decision{ID: oddID, Verb: "create", Backend: "runc", Profile: "baseline",
+	d := Decision{ID: oddID, Verb: "create", Backend: "runc", Profile: "baseline",
 		SpecBefore: before, SpecAfter: after,
 		Changes: []hardening.Change{
 			{Control: "capabilities", Field: "process.capabilities.bounding", From: "CAP_SYS_ADMIN", To: "dropped"},
@@ -86,7 +86,7 @@ func TestDecisionLineFormat(t *testing.T) {
 	}
 
 	// No spec, no refusal: no hash or refusal keys, changes always an array.
-	m = parseLine(t, decisionLine(decision{ID: "x", Verb: "exec", Backend: "crun"}, now))
+	m = parseLine(t, decisionLine(Decision{ID: "x", Verb: "exec", Backend: "crun"}, now))
 	for _, k := range []string{"spec_sha256_before", "spec_sha256_after", "refused", "refusals", "profile"} {
 		if _, ok := m[k]; ok {
 			t.Errorf("key %s present: %v", k, m)
@@ -96,7 +96,7 @@ func TestDecisionLineFormat(t *testing.T) {
 		t.Errorf("changes = %#v, want []", m["changes"])
 	}
 	// An error that is no deny-mode refusal has a message and no list.
-	var d2 decision
+	var d2 Decision
 	d2.refusal(errors.New("bad"))
 	if m = parseLine(t, decisionLine(d2, now)); m["refused"] != "bad" || m["refusals"] != nil {
 		t.Errorf("plain refusal: %v", m)
@@ -114,7 +114,7 @@ func TestSaveSpecHashes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d decision
+	var d Decision
 	if err := saveSpec(f, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestLogDecisionConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			logDecision(cfg, decision{ID: fmt.Sprint("c", i), Verb: "create", Backend: "runc",
+			LogDecision(cfg, Decision{ID: fmt.Sprint("c", i), Verb: "create", Backend: "runc",
 				Changes: []hardening.Change{{Control: "env", Field: long}}})
 		}()
 	}
@@ -188,7 +188,7 @@ func TestSyslog(t *testing.T) {
 		}
 		return string(buf[:n])
 	}
-	logDecision(cfg, decision{ID: "c1", Verb: "create", Backend: "runc", Profile: "privileged"})
+	LogDecision(cfg, Decision{ID: "c1", Verb: "create", Backend: "runc", Profile: "privileged"})
 	got := read()
 	head := fmt.Sprintf("<86>%s secshim[%d]: {", time.Now().Format("Jan _2"), os.Getpid())
 	if !strings.HasPrefix(got, head[:10]) || !strings.Contains(got, fmt.Sprintf(" secshim[%d]: {", os.Getpid())) || strings.HasSuffix(got, "\n") {
@@ -196,7 +196,7 @@ func TestSyslog(t *testing.T) {
 	}
 	_, msg, _ := strings.Cut(got, "]: ")
 	parseLine(t, []byte(msg+"\n"))
-	logDecision(cfg, decision{ID: "c2", Verb: "create", Backend: "runc", Error: "no"})
+	LogDecision(cfg, Decision{ID: "c2", Verb: "create", Backend: "runc", Error: "no"})
 	if got = read(); !strings.HasPrefix(got, "<84>") {
 		t.Errorf("refusal datagram %q, want priority <84>", got)
 	}
@@ -211,11 +211,11 @@ func TestLogVerb(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "d.log")
 	cfg := &Config{Log: LogConfig{File: file}}
 	h := hexSum([]byte("x"))
-	logDecision(cfg, decision{ID: "aaa111", Verb: "create", Backend: "runc", Profile: "privileged", SpecBefore: h, SpecAfter: h})
-	logDecision(cfg, decision{ID: "bbb222", Verb: "create", Backend: "runc", Profile: "baseline", SpecBefore: h, SpecAfter: hexSum([]byte("y")),
+	LogDecision(cfg, Decision{ID: "aaa111", Verb: "create", Backend: "runc", Profile: "privileged", SpecBefore: h, SpecAfter: h})
+	LogDecision(cfg, Decision{ID: "bbb222", Verb: "create", Backend: "runc", Profile: "baseline", SpecBefore: h, SpecAfter: hexSum([]byte("y")),
 		Changes: []hardening.Change{{Control: "capabilities", Field: "process.capabilities.bounding", From: "CAP_SYS_ADMIN", To: "dropped"}}})
-	logDecision(cfg, decision{ID: "bbb222", Verb: "exec", Backend: "runc", Profile: "baseline"})
-	logDecision(cfg, decision{ID: "ccc333", Verb: "run", Backend: "crun", Profile: "privileged"})
+	LogDecision(cfg, Decision{ID: "bbb222", Verb: "exec", Backend: "runc", Profile: "baseline"})
+	LogDecision(cfg, Decision{ID: "ccc333", Verb: "run", Backend: "crun", Profile: "privileged"})
 	run := func(args ...string) (string, int) {
 		var out, errb bytes.Buffer
 		code := (&admin{stdout: &out, stderr: &errb}).run(append([]string{"log"}, args...))

@@ -54,7 +54,7 @@ func Main(argv0 string, args []string) int {
 	r := &call{cfg: cfg, inv: inv, log: log}
 	if err := r.dispatch(); err != nil {
 		if r.logged == nil {
-			logDecision(cfg, decision{ID: inv.ID, Verb: inv.Verb, Backend: r.backendName(), Error: err.Error()})
+			LogDecision(cfg, Decision{ID: inv.ID, Verb: inv.Verb, Backend: r.backendName(), Error: err.Error()})
 		}
 		return fail(log, err)
 	}
@@ -101,7 +101,7 @@ type call struct {
 	inv     *Invocation
 	log     engineLog
 	backend *Backend
-	logged  *decision
+	logged  *Decision
 }
 
 func (r *call) backendName() string {
@@ -138,7 +138,7 @@ func (r *call) dispatch() error {
 func (r *call) record() (*Record, error) {
 	if r.inv.ID != "" {
 		root, _ := r.inv.Global("root")
-		rec, ok, err := loadRecord(recordPath(r.cfg.StateDir, root, r.inv.ID))
+		rec, ok, err := loadRecord(RecordPath(r.cfg.StateDir, root, r.inv.ID))
 		if err != nil {
 			return nil, err
 		}
@@ -157,7 +157,7 @@ func (r *call) record() (*Record, error) {
 
 func (r *call) handOff() error {
 	if r.cfg.Log.Level == "debug" && r.logged == nil {
-		logDecision(r.cfg, decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name})
+		LogDecision(r.cfg, Decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name})
 	}
 	argv, err := r.backendArgv()
 	if err != nil {
@@ -240,7 +240,7 @@ func (r *call) delete() error {
 		return err
 	}
 	root, _ := r.inv.Global("root")
-	os.Remove(recordPath(r.cfg.StateDir, root, r.inv.ID))
+	os.Remove(RecordPath(r.cfg.StateDir, root, r.inv.ID))
 	if err := hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID); err != nil {
 		fmt.Fprintf(os.Stderr, "secshim: warning: %v\n", err)
 	}

@@ -16,16 +16,42 @@ const (
 	AnnotationIsolation = "io.secshim.isolation"
 )
 
-// selection is what a container gets: its profile, the floor applied
-// before it (nil when the profile is the floor), and its backend.
-type selection struct {
-	profile *hardening.Policy
-	floor   *hardening.Policy
-	backend string
+// Selection is what a container gets: its profile, the floor applied
+// before it (nil when the profile is the floor), and its backend ("" for
+// the default one).
+type Selection struct {
+	Profile *hardening.Policy
+	Floor   *hardening.Policy
+	Backend string
 }
 
-// selectFor chooses from the config and the container's annotations.
-func (c *Config) selectFor(doc *spec.Object) (*selection, error) {
+// Stages are the policies applied in order: the floor, then the profile.
+func (s *Selection) Stages() []*hardening.Policy {
+	if s.Floor == nil {
+		return []*hardening.Policy{s.Profile}
+	}
+	return []*hardening.Policy{s.Floor, s.Profile}
+}
+
+// Harden applies the stages to a config.json document: whatever the
+// chosen profile says, the container ends at least as hardened as the
+// floor. The result is the last stage's, with every stage's changes.
+func (s *Selection) Harden(doc *spec.Object, env hardening.Env) (*hardening.Result, error) {
+	var changes []hardening.Change
+	var res *hardening.Result
+	for _, p := range s.Stages() {
+		var err error
+		if res, err = hardening.Harden(p, doc, env); err != nil {
+			return nil, err
+		}
+		changes = append(changes, res.Changes...)
+	}
+	res.Changes = changes
+	return res, nil
+}
+
+// Select chooses from the config and the container's annotations.
+func (c *Config) Select(doc *spec.Object) (*Selection, error) {
 	ann, err := annotations(doc)
 	if err != nil {
 		return nil, err
@@ -38,22 +64,22 @@ func (c *Config) selectFor(doc *spec.Object) (*selection, error) {
 		}
 		name = want
 	}
-	s := &selection{}
-	if s.profile, err = ps.Resolve(name); err != nil {
+	s := &Selection{}
+	if s.Profile, err = ps.Resolve(name); err != nil {
 		return nil, err
 	}
 	if c.Policy.Floor != name {
-		if s.floor, err = ps.Resolve(c.Policy.Floor); err != nil {
+		if s.Floor, err = ps.Resolve(c.Policy.Floor); err != nil {
 			return nil, err
 		}
 	}
-	s.backend = s.profile.Backend
+	s.Backend = s.Profile.Backend
 	if iso, ok := ann[AnnotationIsolation]; ok {
 		b, known := c.Policy.Isolation[iso]
 		if !known {
 			return nil, fmt.Errorf("annotation %s=%s: unknown isolation (known: %s)", AnnotationIsolation, iso, strings.Join(sortedKeys(c.Policy.Isolation), ", "))
 		}
-		s.backend = b
+		s.Backend = b
 	}
 	return s, nil
 }

@@ -32,7 +32,7 @@ type Record struct {
 
 // recordPath names a container's record. Engines keep separate state
 // roots (--root), and the same ID may exist in two of them.
-func recordPath(stateDir, root, id string) string {
+func RecordPath(stateDir, root, id string) string {
 	key := "default"
 	if root != "" {
 		sum := sha256.Sum256([]byte(root))
@@ -45,7 +45,7 @@ func recordPath(stateDir, root, id string) string {
 // O_EXCL and one write (nothing reads it before create returns); one that
 // already exists (an ID reused after a crash) is replaced atomically, so
 // a reader sees the old or the new one, never a torn file.
-func saveRecord(path string, r *Record) error {
+func SaveRecord(path string, r *Record) error {
 	b := make([]byte, 0, 256)
 	b = append(append(append(b, "backend "...), r.Backend.Name...), '\n')
 	b = append(append(append(b, "path "...), r.Backend.Path...), '\n')

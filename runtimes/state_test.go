@@ -10,12 +10,12 @@ import (
 
 func TestRecordRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	path := recordPath(dir, "/run/runc", "abc")
+	path := RecordPath(dir, "/run/runc", "abc")
 	want := &Record{
 		Backend: Backend{Name: "runsc", Path: "/usr/bin/runsc", Args: []string{"--oci-seccomp", "--network=none"}},
 		Profile: "restricted", Caps: hardening.CapSet(1<<10 | 1), NoNewPrivileges: true, RootMapped: true,
 	}
-	if err := saveRecord(path, want); err != nil {
+	if err := SaveRecord(path, want); err != nil {
 		t.Fatal(err)
 	}
 	got, ok, err := loadRecord(path)
@@ -24,13 +24,13 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	// An ID reused (a stale record) is replaced, not refused.
 	want.Backend, want.Profile = Backend{Name: "runc", Path: "/usr/sbin/runc"}, "baseline"
-	if err := saveRecord(path, want); err != nil {
+	if err := SaveRecord(path, want); err != nil {
 		t.Fatal(err)
 	}
 	if got, _, _ := loadRecord(path); !reflect.DeepEqual(got, want) {
 		t.Errorf("after overwrite: %+v", got)
 	}
-	if recordPath(dir, "", "abc") == path || filepath.Dir(recordPath(dir, "/other", "abc")) == filepath.Dir(path) {
+	if RecordPath(dir, "", "abc") == path || filepath.Dir(RecordPath(dir, "/other", "abc")) == filepath.Dir(path) {
 		t.Error("records of different --root values collide")
 	}
 	if _, ok, err := loadRecord(filepath.Join(dir, "none")); ok || err != nil {

@@ -31,56 +31,47 @@ func (r *call) create() error {
 	if err != nil {
 		return err
 	}
-	sel, err := r.cfg.selectFor(f.Root)
+	sel, err := r.cfg.Select(f.Root)
 	if err != nil {
-		d := decision{ID: r.inv.ID, Verb: r.inv.Verb}
+		d := Decision{ID: r.inv.ID, Verb: r.inv.Verb}
 		d.hashSpec(f.Orig, f.Orig)
 		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
-	if r.backend, err = r.cfg.Backend(sel.backend); err != nil {
+	if r.backend, err = r.cfg.Backend(sel.Backend); err != nil {
 		return err
 	}
-	d := decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name, Profile: sel.profile.Name}
+	d := Decision{ID: r.inv.ID, Verb: r.inv.Verb, Backend: r.backend.Name, Profile: sel.Profile.Name}
 	r.logged = &d
-	env := hardening.Env{ContainerID: r.inv.ID, StateDir: r.cfg.StateDir}
-	var res *hardening.Result
-	if sel.floor != nil {
-		// The floor first: whatever the chosen profile says, the
-		// container ends at least as hardened as the floor.
-		if res, err = hardening.Harden(sel.floor, f.Root, env); err == nil {
-			d.Changes = res.Changes
-		}
-	}
-	if err == nil {
-		res, err = hardening.Harden(sel.profile, f.Root, env)
-	}
-	if err == nil {
-		err = r.checkCgroupManager(sel.profile)
-	}
-	if err != nil {
-		// A refused container keeps no SELinux pair reserved.
+	// Any failure from here on refuses the container, logged, with no
+	// SELinux pair left reserved for it and config.json as it was.
+	refuse := func(err error) error {
 		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
 		d.hashSpec(f.Orig, f.Orig)
 		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
-	d.Changes = append(d.Changes, res.Changes...)
+	res, err := sel.Harden(f.Root, hardening.Env{ContainerID: r.inv.ID, StateDir: r.cfg.StateDir})
+	if err == nil {
+		err = r.checkCgroupManager(sel.Profile)
+	}
+	if err != nil {
+		return refuse(err)
+	}
+	d.Changes = res.Changes
 	root, _ := r.inv.Global("root")
 	rootMapped, _ := res.State[hardening.RootMappedState].(bool)
 	// The poststart hook that attests the running process (attest.go).
-	unattested, err := r.injectAttest(f.Root, sel.profile, res, root, &d)
+	unattested, err := r.injectAttest(f.Root, sel.Profile, res, root, &d)
 	if err != nil {
-		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
-		d.hashSpec(f.Orig, f.Orig)
-		return r.refuse(&d, fmt.Errorf("%s: attestation: %w", path, err))
+		return refuse(fmt.Errorf("attestation: %w", err))
 	}
-	rec := &Record{Backend: *r.backend, Profile: sel.profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
-	if err := saveRecord(recordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
-		return err
+	rec := &Record{Backend: *r.backend, Profile: sel.Profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
+	if err := SaveRecord(RecordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
+		return refuse(err)
 	}
 	if err := saveSpec(f, &d); err != nil {
-		return err
+		return refuse(err)
 	}
-	logDecision(r.cfg, d)
+	LogDecision(r.cfg, d)
 	if unattested != nil {
 		logAttest(r.cfg, unattested)
 	}
@@ -127,7 +118,7 @@ func (r *call) exec() error {
 	if rec != nil {
 		limit &= rec.Caps
 	}
-	d := decision{ID: r.inv.ID, Verb: "exec", Backend: r.backend.Name, Profile: p.Name}
+	d := Decision{ID: r.inv.ID, Verb: "exec", Backend: r.backend.Name, Profile: p.Name}
 	r.logged = &d
 	if path, ok := r.inv.Flag("process"); ok {
 		f, err := spec.Load(path)
@@ -151,13 +142,13 @@ func (r *call) exec() error {
 		return r.refuse(&d, err)
 	}
 	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
-		logDecision(r.cfg, d)
+		LogDecision(r.cfg, d)
 	}
 	return r.handOff()
 }
 
 // execFlags applies the policy to exec's inline process flags.
-func (r *call) execFlags(p *hardening.Policy, d *decision, limit hardening.CapSet, rootMapped bool) error {
+func (r *call) execFlags(p *hardening.Policy, d *Decision, limit hardening.CapSet, rootMapped bool) error {
 	if p.PassThrough {
 		return nil
 	}
@@ -223,7 +214,7 @@ func (r *call) update() error {
 	if err != nil {
 		return err
 	}
-	d := decision{ID: r.inv.ID, Verb: "update", Backend: r.backend.Name, Profile: p.Name}
+	d := Decision{ID: r.inv.ID, Verb: "update", Backend: r.backend.Name, Profile: p.Name}
 	r.logged = &d
 	if src, ok := r.inv.Flag("resources"); ok {
 		f, err := loadResources(src)
@@ -250,7 +241,7 @@ func (r *call) update() error {
 		return r.refuse(&d, err)
 	}
 	if len(d.Changes) > 0 || r.cfg.Log.Level == "debug" {
-		logDecision(r.cfg, d)
+		LogDecision(r.cfg, d)
 	}
 	return r.handOff()
 }
@@ -273,7 +264,7 @@ var updateFlags = []struct {
 // file form: the flags become a resources object, the rules run over it,
 // and what they changed (or added, like a swap equal to memory) goes back
 // as flags.
-func (r *call) updateFlags(p *hardening.Policy, d *decision) error {
+func (r *call) updateFlags(p *hardening.Policy, d *Decision) error {
 	res, _ := spec.ParseObject([]byte("{}"))
 	given := map[string]int64{}
 	for _, f := range updateFlags {
@@ -330,9 +321,9 @@ func (r *call) updateFlags(p *hardening.Policy, d *decision) error {
 }
 
 // refuse logs a refused decision and returns its error.
-func (r *call) refuse(d *decision, err error) error {
+func (r *call) refuse(d *Decision, err error) error {
 	d.refusal(err)
-	logDecision(r.cfg, *d)
+	LogDecision(r.cfg, *d)
 	return err
 }
 
