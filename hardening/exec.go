@@ -12,15 +12,10 @@ import (
 // HardenProcess applies the exec rules to a process.json: capabilities cut
 // to limit (the container's bounding set at create) within the policy,
 // no_new_privileges, the user control, and no escape from the container's
-// LSM confinement. uid and gid 0 count as root (see HardenProcessUserNS).
-func HardenProcess(p *Policy, limit CapSet, doc *spec.Object) ([]Change, error) {
-	return HardenProcessUserNS(p, limit, false, doc)
-}
-
-// HardenProcessUserNS is HardenProcess for a process joining a container
-// whose create recorded Result.State[RootMappedState]: root in its user
-// namespace is an unprivileged host user, so uid and gid 0 are allowed.
-func HardenProcessUserNS(p *Policy, limit CapSet, rootMapped bool, doc *spec.Object) ([]Change, error) {
+// LSM confinement. rootMapped is what the container's create recorded
+// (Result.State[RootMappedState]): root in its user namespace is then an
+// unprivileged host user, so uid and gid 0 are allowed.
+func HardenProcess(p *Policy, limit CapSet, rootMapped bool, doc *spec.Object) ([]Change, error) {
 	rules := []Rule{
 		{Control: "user", Apply: func(c *Context) error {
 			return clampProcessUser(c, "process.user", c.Doc, userNS{rootMapped: rootMapped})
@@ -65,7 +60,7 @@ func ExecCaps(p *Policy, limit CapSet, requested []string) (kept, dropped []stri
 // no value at all means no --additional-gids flag), the findings, and an
 // error: malformed values, or a *DeniedError when the control's mode is
 // deny or a finding cannot be fixed. Outside enforce mode the values come
-// back unchanged. rootMapped is as for HardenProcessUserNS.
+// back unchanged. rootMapped is as for HardenProcess.
 func ExecUserFlags(p *Policy, rootMapped bool, user string, gids []string) (newUser string, newGids []string, changes []Change, err error) {
 	var id identity
 	if user != "" {

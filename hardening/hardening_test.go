@@ -345,7 +345,7 @@ func TestHardenProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The container was created with --cap-drop=ALL: nothing may be added.
-	changes, err := HardenProcess(Default(), 0, doc)
+	changes, err := HardenProcess(Default(), 0, false, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestHardenProcess(t *testing.T) {
 	}
 	for _, bad := range []string{`{"apparmorProfile":"unconfined"}`, `{"selinuxLabel":"system_u:system_r:spc_t:s0"}`} {
 		doc, _ := spec.ParseObject([]byte(bad))
-		if _, err := HardenProcess(Default(), AllCaps, doc); err == nil {
+		if _, err := HardenProcess(Default(), AllCaps, false, doc); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
 	}

@@ -18,7 +18,7 @@ var userControl = Rule{Control: "user", Apply: userRule, Validate: validateUser}
 // when the container has a user namespace of its own that maps uid 0 and
 // gid 0 to non-zero host ids and maps no host root id at all. A process
 // exec'd later joins that namespace, but its process.json carries no
-// mappings: exec needs this to let uid 0 in (see HardenProcessUserNS).
+// mappings: exec needs this to let uid 0 in (see HardenProcess).
 const RootMappedState = "user.root_mapped"
 
 func validateUser(p *Policy) error {

@@ -158,7 +158,7 @@ func TestExecProcessUser(t *testing.T) {
 	if uid := get(decode(t, in), "user", "uid"); uid != float64(0) {
 		t.Fatalf("golden exec process runs as %v, not root: the test proves nothing", uid)
 	}
-	changes, err := HardenProcess(restricted(t), AllCaps, doc)
+	changes, err := HardenProcess(restricted(t), AllCaps, false, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestExecProcessUser(t *testing.T) {
 	}
 	// In a container whose root is mapped away, exec as root is fine.
 	doc, _ = spec.ParseObject(in)
-	if _, err := HardenProcessUserNS(restricted(t), AllCaps, true, doc); err != nil {
+	if _, err := HardenProcess(restricted(t), AllCaps, true, doc); err != nil {
 		t.Fatal(err)
 	}
 	if uid := get(decode(t, doc.Bytes()), "user", "uid"); uid != float64(0) {
@@ -177,7 +177,7 @@ func TestExecProcessUser(t *testing.T) {
 	p := restricted(t)
 	p.Modes = map[string]Mode{"user": Deny}
 	doc, _ = spec.ParseObject(in)
-	if _, err := HardenProcess(p, AllCaps, doc); err == nil || !strings.Contains(err.Error(), "process.user.uid") {
+	if _, err := HardenProcess(p, AllCaps, false, doc); err == nil || !strings.Contains(err.Error(), "process.user.uid") {
 		t.Errorf("deny: %v", err)
 	}
 }

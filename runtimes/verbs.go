@@ -125,7 +125,7 @@ func (r *call) exec() error {
 		if err != nil {
 			return err
 		}
-		changes, err := hardening.HardenProcessUserNS(p, limit, rec.rootMapped(), f.Root)
+		changes, err := hardening.HardenProcess(p, limit, rec.rootMapped(), f.Root)
 		if p.PassThrough {
 			changes, err = nil, nil
 		}
