@@ -37,6 +37,13 @@ var standardDevices = map[string]devNum{
 
 const ptsMajor = 136
 
+// IsStandardDevice reports whether a linux.devices entry is one of the
+// standard devices, by path and number.
+func IsStandardDevice(path string, major, minor int64) bool {
+	n, ok := standardDevices[path]
+	return ok && n == devNum{major, minor}
+}
+
 // devicesRule keeps host devices out: linux.devices may only hold the
 // standard devices (by number, not only by name: `--device /dev/sda:/dev/null`
 // is a disk) and the policy's extra ones; the device cgroup denies all

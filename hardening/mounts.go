@@ -219,13 +219,13 @@ func (hp *hostPaths) check(src string) string {
 		cands = append(cands, real)
 	}
 	for _, cand := range cands {
-		d, ok := hp.denied(cand, hp.deny, hp.allow)
+		d, ok := DeniedHostPath(cand, hp.deny, hp.allow)
 		// Engine storage (below an allow entry) is judged against the
 		// policy as written: its sources are on every container's path,
 		// and resolving the policy's paths costs tens of microseconds.
 		if !ok || !slices.ContainsFunc(hp.allow, func(a string) bool { return under(cand, a) }) {
 			hp.resolve()
-			d, ok = hp.denied(cand, hp.denyAll, hp.allowAll)
+			d, ok = DeniedHostPath(cand, hp.denyAll, hp.allowAll)
 		}
 		if ok {
 			continue
@@ -238,15 +238,16 @@ func (hp *hostPaths) check(src string) string {
 	return ""
 }
 
-// denied returns a deny entry that path exposes without an allow entry
-// excusing it, and ok == false; ok == true when path exposes none. A path
+// DeniedHostPath returns a deny entry that path (clean, resolved) exposes
+// without an allow entry excusing it, and ok == false; ok == true when
+// path exposes none. A path
 // exposes a deny entry when it is the entry, lies under it, or holds it
 // (a bind of /run hands over /run/podman): only the host root itself is
 // denied by "/", or nothing could be mounted. An allow entry excuses
 // paths strictly below it from the deny entries it lies in: the more
 // specific entry wins, so engine storage under /var/lib/containers is
 // allowed while /var/lib/containers itself, or a path holding it, is not.
-func (hp *hostPaths) denied(path string, deny, allow []string) (string, bool) {
+func DeniedHostPath(path string, deny, allow []string) (string, bool) {
 	for _, d := range deny {
 		exposes := path == d
 		if d != "/" {

@@ -659,7 +659,7 @@ func chkMounts(ms []specs.Mount, rootProp string) (string, string) {
 			case slices.Contains(chkEngineSockets, base):
 				verdict = chkFail
 				notes = append(notes, fmt.Sprintf("engine socket %s mounted at %s", src, m.Destination))
-			case chkDeniedHostPath(src, p.DenyHostPaths, p.AllowHostPaths):
+			case chkDenied(src, p.DenyHostPaths, p.AllowHostPaths):
 				verdict = chkFail
 				notes = append(notes, fmt.Sprintf("sensitive host path %s mounted at %s", src, m.Destination))
 			case chkIsSocket(src):
@@ -689,50 +689,17 @@ func chkIsSocket(p string) bool {
 	return err == nil && fi.Mode()&fs.ModeSocket != 0
 }
 
-func chkUnder(p, dir string) bool {
-	return dir == "/" || strings.HasPrefix(p, dir+"/")
-}
-
-// chkDeniedHostPath: src is a deny entry, lies under one (unless a more
-// specific allow entry holds it strictly below), or holds one; "/" denies
-// only the host root itself.
-func chkDeniedHostPath(src string, deny, allow []string) bool {
-	for _, d := range deny {
-		if d == "/" {
-			if src == "/" {
-				return true
-			}
-			continue
-		}
-		if src == d || chkUnder(d, src) {
-			return true
-		}
-		if chkUnder(src, d) {
-			excused := false
-			for _, a := range allow {
-				if chkUnder(src, a) && len(a) > len(d) {
-					excused = true
-				}
-			}
-			if !excused {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// chkStandardDevices mirrors hardening/devices.go's (unexported) list.
-var chkStandardDevices = map[string][2]int64{
-	"/dev/null": {1, 3}, "/dev/zero": {1, 5}, "/dev/full": {1, 7},
-	"/dev/random": {1, 8}, "/dev/urandom": {1, 9}, "/dev/tty": {5, 0},
-	"/dev/console": {5, 1}, "/dev/ptmx": {5, 2},
+// chkDenied is the mounts control's host-path rule, on the path as written
+// (check reads a spec; it does not resolve the host's symlinks).
+func chkDenied(src string, deny, allow []string) bool {
+	_, ok := hardening.DeniedHostPath(filepath.Clean(src), deny, allow)
+	return !ok
 }
 
 func chkDevices(l *specs.Linux) (string, string) {
 	var host []string
 	for _, d := range l.Devices {
-		if n, ok := chkStandardDevices[d.Path]; ok && n == [2]int64{d.Major, d.Minor} {
+		if hardening.IsStandardDevice(d.Path, d.Major, d.Minor) {
 			continue
 		}
 		host = append(host, fmt.Sprintf("%s (%s %d:%d)", d.Path, d.Type, d.Major, d.Minor))
