@@ -39,6 +39,10 @@ var procNSName = map[string]string{
 	"cgroup": "cgroup", "user": "user", "time": "time",
 }
 
+// ProcNSName is the /proc/PID/ns name of a runtime-spec namespace type
+// ("network" is "net"), "" for an unknown type.
+func ProcNSName(nsType string) string { return procNSName[nsType] }
+
 // DefaultHost is the machine secshim runs on.
 func DefaultHost() *Host {
 	return &Host{

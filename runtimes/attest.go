@@ -80,6 +80,15 @@ type promise struct {
 	NoNewPrivs   bool
 	Seccomp      bool // linux.seccomp is set: a filter must be loaded
 	ReadonlyRoot bool // root.readonly
+	// Namespaces are the runtime-spec types the container gets anew
+	// (linux.namespaces entries without a path): none may be the host's.
+	Namespaces []string
+	// Pids and Memory are linux.resources' pids and memory limits (0:
+	// none promised): the cgroup must hold one at least as low.
+	Pids, Memory int64
+	// SELinuxLabel and AppArmorProfile are process.selinuxLabel and
+	// process.apparmorProfile.
+	SELinuxLabel, AppArmorProfile string
 }
 
 // promiseOf reads the promise from the hardened spec.
@@ -88,6 +97,12 @@ func promiseOf(doc *spec.Object, res *hardening.Result) (promise, error) {
 	if proc, ok, err := doc.Object("process"); err != nil {
 		return p, err
 	} else if ok {
+		if p.SELinuxLabel, _, err = proc.String("selinuxLabel"); err != nil {
+			return p, err
+		}
+		if p.AppArmorProfile, _, err = proc.String("apparmorProfile"); err != nil {
+			return p, err
+		}
 		if caps, ok, err := proc.Object("capabilities"); err != nil {
 			return p, err
 		} else if ok {
@@ -106,6 +121,46 @@ func promiseOf(doc *spec.Object, res *hardening.Result) (promise, error) {
 	} else if ok {
 		raw, has := linux.Raw("seccomp")
 		p.Seccomp = has && !bytes.Equal(raw, []byte("null"))
+		nss, _, err := linux.Array("namespaces")
+		if err != nil {
+			return p, err
+		}
+		for _, raw := range nss {
+			ns, err := spec.ParseObject(raw)
+			if err != nil {
+				return p, fmt.Errorf("linux.namespaces: %w", err)
+			}
+			typ, _, err := ns.String("type")
+			if err != nil {
+				return p, err
+			}
+			if path, _, err := ns.String("path"); err != nil {
+				return p, err
+			} else if path == "" && hardening.ProcNSName(typ) != "" {
+				p.Namespaces = append(p.Namespaces, typ)
+			}
+		}
+		if res, ok, err := linux.Object("resources"); err != nil {
+			return p, err
+		} else if ok {
+			for _, l := range []struct {
+				key string
+				dst *int64
+			}{{"pids", &p.Pids}, {"memory", &p.Memory}} {
+				o, ok, err := res.Object(l.key)
+				if err != nil {
+					return p, err
+				}
+				if !ok {
+					continue
+				}
+				n, _, err := o.Int64("limit")
+				if err != nil {
+					return p, err
+				}
+				*l.dst = max(n, 0)
+			}
+		}
 	}
 	if root, ok, err := doc.Object("root"); err != nil {
 		return p, err
@@ -131,21 +186,42 @@ func (p promise) args() []string {
 	if p.ReadonlyRoot {
 		a = append(a, "--readonly-root")
 	}
+	if len(p.Namespaces) > 0 {
+		a = append(a, "--ns", strings.Join(p.Namespaces, ","))
+	}
+	if p.Pids > 0 {
+		a = append(a, "--pids", strconv.FormatInt(p.Pids, 10))
+	}
+	if p.Memory > 0 {
+		a = append(a, "--memory", strconv.FormatInt(p.Memory, 10))
+	}
+	if p.SELinuxLabel != "" {
+		a = append(a, "--selinux", p.SELinuxLabel)
+	}
+	if p.AppArmorProfile != "" {
+		a = append(a, "--apparmor", p.AppArmorProfile)
+	}
 	return a
 }
 
-// injectAttest adds the attestation hook to a hardened spec at create.
-// For a sandbox backend it adds nothing and returns the verdict create
-// logs instead. Pass-through profiles promise nothing: no hook.
+// injectAttest adds the attestation hook to a hardened spec at create and
+// returns what the create line says of attestation: "pending" (the hook
+// will report), "not_attestable" (sandbox backend: no hook), "off" or
+// "none" (a pass-through profile promises nothing).
 func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardening.Result, root string, d *Decision) (*attestVerdict, error) {
 	mode := r.cfg.attestMode()
-	if mode == AttestOff || p.PassThrough {
-		return nil, nil
-	}
-	if sandboxBackend(r.backend) {
-		return &attestVerdict{ID: r.inv.ID, Backend: r.backend.Name, Profile: p.Name, Mode: mode,
-			Verdict: verdictNotAttestable,
-			Reason:  "not attestable on sandbox backend " + r.backend.Name + ": the container's capabilities, seccomp and no_new_privs live in the guest, which the host cannot read"}, nil
+	v := &attestVerdict{Mode: mode}
+	switch {
+	case mode == AttestOff:
+		v.Verdict = verdictOff
+		return v, nil
+	case p.PassThrough:
+		v.Verdict, v.Reason = verdictNone, "profile "+p.Name+" is a pass-through: it promises nothing"
+		return v, nil
+	case sandboxBackend(r.backend):
+		v.Verdict = verdictNotAttestable
+		v.Reason = "not attestable on sandbox backend " + r.backend.Name + ": the container's capabilities, seccomp and no_new_privs live in the guest, which the host cannot read"
+		return v, nil
 	}
 	self, err := os.Executable()
 	if err == nil {
@@ -190,68 +266,8 @@ func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardenin
 		return nil, err
 	}
 	d.Changes = append(d.Changes, hardening.Change{Control: "attest", Field: "hooks.poststart", To: "secshim attest (" + mode + ")"})
-	return nil, nil
-}
-
-// procState is what attestation reads of /proc/<pid>/status.
-type procState struct {
-	CapInh, CapPrm, CapEff, CapBnd, CapAmb uint64
-	NoNewPrivs, Seccomp                    int
-}
-
-var statusKeys = []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"}
-
-// parseStatus reads the fields of procState; each must be present.
-func parseStatus(b []byte) (procState, error) {
-	var s procState
-	seen := 0
-	for len(b) > 0 && seen != 1<<len(statusKeys)-1 {
-		line := b
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			b = nil
-		}
-		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(k) < 6 || (k[0] != 'C' && k[0] != 'N' && k[0] != 'S') {
-			continue
-		}
-		idx := -1
-		for i, key := range statusKeys {
-			if string(k) == key {
-				idx = i
-				break
-			}
-		}
-		if idx < 0 {
-			continue
-		}
-		v = bytes.TrimSpace(v)
-		if idx < 5 {
-			n, err := strconv.ParseUint(string(v), 16, 64)
-			if err != nil {
-				return s, fmt.Errorf("%s: %q: %v", k, v, err)
-			}
-			*[]*uint64{&s.CapInh, &s.CapPrm, &s.CapEff, &s.CapBnd, &s.CapAmb}[idx] = n
-		} else {
-			n, err := strconv.Atoi(string(v))
-			if err != nil {
-				return s, fmt.Errorf("%s: %q: %v", k, v, err)
-			}
-			*[]*int{&s.NoNewPrivs, &s.Seccomp}[idx-5] = n
-		}
-		seen |= 1 << idx
-	}
-	if seen != 1<<len(statusKeys)-1 {
-		var missing []string
-		for i, k := range statusKeys {
-			if seen&(1<<i) == 0 {
-				missing = append(missing, k)
-			}
-		}
-		return s, fmt.Errorf("no %s line", strings.Join(missing, ", "))
-	}
-	return s, nil
+	v.Verdict = verdictPending
+	return v, nil
 }
 
 // mismatch is one promise the process does not keep.
@@ -302,28 +318,6 @@ func (p promise) compare(s procState) []mismatch {
 	return out
 }
 
-// rootReadonly reads from mountinfo whether the process's root mount is
-// read-only: the last mount on "/" is the one the process sees.
-func rootReadonly(mountinfo []byte) (bool, error) {
-	found, ro := false, false
-	for _, line := range bytes.Split(mountinfo, []byte("\n")) {
-		f := bytes.Fields(line)
-		if len(f) < 6 || string(f[4]) != "/" {
-			continue
-		}
-		found, ro = true, false
-		for _, o := range bytes.Split(f[5], []byte(",")) {
-			if string(o) == "ro" {
-				ro = true
-			}
-		}
-	}
-	if !found {
-		return false, errors.New("no mount on / in mountinfo")
-	}
-	return ro, nil
-}
-
 // Verdicts.
 const (
 	verdictPass          = "pass"
@@ -331,31 +325,35 @@ const (
 	verdictExited        = "exited"         // the process was gone before it could be read
 	verdictError         = "error"          // attest could not read the process
 	verdictNotAttestable = "not_attestable" // sandbox or VM backend
+	// States the create line gives before any hook ran.
+	verdictPending = "pending" // the hook is in the spec and will report
+	verdictOff     = "off"     // [policy] attest = "off"
+	verdictNone    = "none"    // a pass-through profile: nothing promised
 )
 
-// attestVerdict is one attestation's result: one log line.
+// attestVerdict is what a decision line says of attestation: the create
+// line's state of it (pending, not_attestable, off, none) or the hook's
+// verdict (the "attest" line).
 type attestVerdict struct {
-	ID, Backend, Profile, Mode string
-	Pid                        int
-	Verdict                    string
-	Reason                     string
-	Action                     string // "killed", "logged" or ""
-	Mismatches                 []mismatch
-	Elapsed                    time.Duration
+	Mode       string
+	Pid        int
+	Verdict    string
+	Reason     string
+	Action     string // "killed", "logged" or ""
+	Mismatches []mismatch
+	// Unchecked names the promises this host cannot check, each with why.
+	Unchecked []string
+	Elapsed   time.Duration
 }
 
-// line is the verdict as one JSON line of the decision log (verb
-// "attest"; docs/attestation.md).
-func (v *attestVerdict) line(now time.Time) []byte {
-	b := make([]byte, 0, 256+128*len(v.Mismatches))
-	b = append(b, `{"time":`...)
-	b = spec.AppendString(b, now.UTC().Format(time.RFC3339Nano))
-	b = appendField(b, "id", v.ID)
-	b = appendField(b, "verb", "attest")
-	b = appendField(b, "backend", v.Backend)
-	if v.Profile != "" {
-		b = appendField(b, "profile", v.Profile)
-	}
+// failed: a verdict that is not a clean pass or a known state.
+func (v *attestVerdict) failed() bool {
+	return v.Verdict == verdictFail || v.Verdict == verdictError
+}
+
+// appendAttest appends v as the "attest" member of a decision line
+// (docs/attestation.md).
+func appendAttest(b []byte, v *attestVerdict) []byte {
 	b = append(b, `,"attest":{"verdict":`...)
 	b = spec.AppendString(b, v.Verdict)
 	b = appendField(b, "mode", v.Mode)
@@ -380,41 +378,36 @@ func (v *attestVerdict) line(now time.Time) []byte {
 		b = appendField(b, "got", m.Got)
 		b = append(b, '}')
 	}
-	b = append(b, `],"elapsed_us":`...)
-	b = strconv.AppendInt(b, v.Elapsed.Microseconds(), 10)
-	return append(b, "},\"changes\":[]}\n"...)
-}
-
-// logAttest writes the verdict to the log file and syslog, as
-// logDecision does.
-func logAttest(cfg *Config, v *attestVerdict) {
-	now := time.Now()
-	b := v.line(now)
-	if cfg.Log.File != "" {
-		if err := appendLine(cfg.Log.File, b); err != nil {
-			fmt.Fprintf(os.Stderr, "secshim: warning: decision log: %v\n", err)
+	b = append(b, ']')
+	if len(v.Unchecked) > 0 {
+		b = append(b, `,"unchecked":[`...)
+		for i, u := range v.Unchecked {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = spec.AppendString(b, u)
 		}
+		b = append(b, ']')
 	}
-	if SyslogSocket != "" {
-		pri := syslogInfo
-		if v.Verdict != verdictPass {
-			pri = syslogWarning
-		}
-		if err := sendSyslog(SyslogSocket, pri, now, b[:len(b)-1]); err != nil {
-			fmt.Fprintf(os.Stderr, "secshim: warning: syslog %s: %v\n", SyslogSocket, err)
-		}
+	if v.Elapsed > 0 {
+		b = append(b, `,"elapsed_us":`...)
+		b = strconv.AppendInt(b, v.Elapsed.Microseconds(), 10)
 	}
+	return append(b, '}')
 }
 
 const attestUsage = `usage: secshim attest --id ID [--mode enforce|audit] [--caps HEX] [--ambient HEX]
-                      [--nnp] [--seccomp] [--readonly-root] [--backend B] [--profile P]
-                      [--state-dir DIR] [--root ROOT] [--config FILE] < state.json
+                      [--nnp] [--seccomp] [--readonly-root] [--ns TYPE,...]
+                      [--pids N] [--memory BYTES] [--selinux LABEL] [--apparmor PROFILE]
+                      [--backend B] [--profile P] [--state-dir DIR] [--root ROOT]
+                      [--config FILE] < state.json
 
 The OCI poststart hook secshim adds at create; not meant to be run by hand.
-Reads the container state (its pid) on stdin, compares /proc/<pid>/status
-(and mountinfo with --readonly-root) with the promise in the flags, and
-logs the verdict. enforce: a mismatch kills the container and exits 1,
-naming each mismatch on stderr; audit: it is logged, exit 0.
+Reads the container state (its pid) on stdin, compares /proc/<pid> (status;
+mountinfo, ns/*, cgroup limits and the LSM label as promised) with the
+promise in the flags, logs the verdict and notes it in secshim's record of
+the container. enforce: a mismatch kills the container and exits 1, naming
+each mismatch on stderr; audit: it is logged, exit 0.
 `
 
 // attestWait bounds how long a mismatch is re-read before it counts.
@@ -426,11 +419,15 @@ const maxState = 1 << 20
 // attestIn is the hook's stdin; a seam for tests.
 var attestIn io.Reader = os.Stdin
 
+// attestHost answers whether this host enforces an LSM; a seam for tests.
+var attestHost = hardening.DefaultHost
+
 // attest is `secshim attest`, run by the runtime as a poststart hook.
 func (a *admin) attest(args []string) int {
 	start := time.Now()
 	flags, pos, err := parseAdminFlags(args, map[string]bool{"id": true, "mode": true, "backend": true,
 		"profile": true, "state-dir": true, "root": true, "config": true, "caps": true, "ambient": true,
+		"ns": true, "pids": true, "memory": true, "selinux": true, "apparmor": true,
 		"nnp": false, "seccomp": false, "readonly-root": false, "help": false})
 	if err != nil {
 		return a.usage(attestUsage, "attest: "+err.Error())
@@ -464,9 +461,32 @@ func (a *admin) attest(args []string) int {
 		}
 		*f.dst = hardening.CapSet(n)
 	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"pids", &pr.Pids}, {"memory", &pr.Memory}} {
+		v, ok := flags[f.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return a.usage(attestUsage, "attest: --"+f.name+": not a positive limit")
+		}
+		*f.dst = n
+	}
+	if ns := flags["ns"]; ns != "" {
+		for _, t := range strings.Split(ns, ",") {
+			if hardening.ProcNSName(t) == "" {
+				return a.usage(attestUsage, "attest: --ns: "+strconv.Quote(t)+" is not a namespace type")
+			}
+			pr.Namespaces = append(pr.Namespaces, t)
+		}
+	}
 	_, pr.NoNewPrivs = flags["nnp"]
 	_, pr.Seccomp = flags["seccomp"]
 	_, pr.ReadonlyRoot = flags["readonly-root"]
+	pr.SELinuxLabel, pr.AppArmorProfile = flags["selinux"], flags["apparmor"]
 
 	// The config only says where to log: the mode was fixed at create.
 	var cfg *Config
@@ -491,29 +511,53 @@ func (a *admin) attest(args []string) int {
 	}
 	// The record (written by secshim, not in the bundle) is the stricter
 	// source for what the container was allowed.
-	if rec, ok, _ := loadRecord(RecordPath(stateDir, flags["root"], flags["id"])); ok {
+	recPath := RecordPath(stateDir, flags["root"], flags["id"])
+	rec, haveRec, _ := loadRecord(recPath)
+	if haveRec {
 		pr.Caps &= rec.Caps
 		pr.NoNewPrivs = pr.NoNewPrivs || rec.NoNewPrivileges
 	}
 
-	v := &attestVerdict{ID: flags["id"], Backend: flags["backend"], Profile: flags["profile"], Mode: mode}
-	code := a.attestProcess(v, pr)
+	d := Decision{ID: flags["id"], Verb: "attest", Backend: flags["backend"], Profile: flags["profile"],
+		Attest: &attestVerdict{Mode: mode}}
+	v := d.Attest
+	// A label the host's LSM does not enforce cannot hold: say so rather
+	// than fail a container the engine labelled on a host without it.
+	host := attestHost()
+	if pr.SELinuxLabel != "" && !host.SELinuxEnabled() {
+		v.Unchecked = append(v.Unchecked, "process.selinuxLabel: SELinux is not enabled on this host")
+		pr.SELinuxLabel = ""
+	}
+	if pr.AppArmorProfile != "" && (pr.AppArmorProfile == "unconfined" || !host.AppArmorEnabled()) {
+		if pr.AppArmorProfile != "unconfined" {
+			v.Unchecked = append(v.Unchecked, "process.apparmorProfile: AppArmor is not enabled on this host")
+		}
+		pr.AppArmorProfile = ""
+	}
+	msg, code := a.attestProcess(&d, pr)
 	v.Elapsed = time.Since(start)
-	logAttest(cfg, v)
+	LogDecision(cfg, d)
+	if haveRec {
+		if err := noteAttested(recPath, v.Verdict, msg); err != nil {
+			fmt.Fprintf(a.stderr, "secshim: attest: warning: record: %v\n", err)
+		}
+	}
 	return code
 }
 
 // attestProcess reads the state on stdin, checks the process and acts;
-// v gets the verdict.
-func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
-	fail := func(reason string) int {
+// d.Attest gets the verdict. msg is the failure as the hook reported it.
+func (a *admin) attestProcess(d *Decision, pr promise) (msg string, code int) {
+	v := d.Attest
+	fail := func(reason string) (string, int) {
 		v.Verdict, v.Reason = verdictError, reason
+		msg := fmt.Sprintf("attestation of container %s failed: %s", d.ID, reason)
 		if v.Mode == AttestEnforce {
-			fmt.Fprintf(a.stderr, "secshim: attestation of container %s failed: %s\n", v.ID, reason)
-			return exitRefused
+			fmt.Fprintf(a.stderr, "secshim: %s\n", msg)
+			return msg, exitRefused
 		}
-		fmt.Fprintf(a.stderr, "secshim: warning: attestation of container %s: %s\n", v.ID, reason)
-		return exitOK
+		fmt.Fprintf(a.stderr, "secshim: warning: attestation of container %s: %s\n", d.ID, reason)
+		return msg, exitOK
 	}
 	data, err := io.ReadAll(io.LimitReader(attestIn, maxState+1))
 	if err != nil || len(data) > maxState {
@@ -526,7 +570,7 @@ func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
 	if err := json.Unmarshal(data, &st); err != nil {
 		return fail("container state on stdin: " + err.Error())
 	}
-	if st.ID != v.ID {
+	if st.ID != d.ID {
 		return fail(fmt.Sprintf("the state on stdin is for container %q", st.ID))
 	}
 	if st.Pid <= 0 {
@@ -537,7 +581,7 @@ func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
 	pidfd, err := unix.PidfdOpen(st.Pid, 0)
 	if errors.Is(err, unix.ESRCH) {
 		v.Verdict, v.Reason = verdictExited, "the process exited before it could be read"
-		return exitOK
+		return "", exitOK
 	}
 	if err != nil {
 		pidfd = -1
@@ -551,7 +595,7 @@ func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
 		ms, gone, err := readAndCompare(proc, pr)
 		if gone {
 			v.Verdict, v.Reason = verdictExited, "the process exited before it could be read"
-			return exitOK
+			return "", exitOK
 		}
 		if err != nil {
 			return fail(err.Error())
@@ -567,19 +611,19 @@ func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
 	}
 	if len(v.Mismatches) == 0 {
 		v.Verdict = verdictPass
-		return exitOK
+		return "", exitOK
 	}
 	v.Verdict = verdictFail
 	var what []string
 	for _, m := range v.Mismatches {
 		what = append(what, m.String())
 	}
-	msg := fmt.Sprintf("container %s (backend %s, pid %d) does not hold what its spec promised: %s",
-		v.ID, v.Backend, v.Pid, strings.Join(what, "; "))
+	broken := fmt.Sprintf("container %s (backend %s, pid %d) does not hold what its spec promised: %s",
+		d.ID, d.Backend, v.Pid, strings.Join(what, "; "))
 	if v.Mode == AttestAudit {
 		v.Action = "logged"
-		fmt.Fprintf(a.stderr, "secshim: warning: attestation (audit): %s\n", msg)
-		return exitOK
+		fmt.Fprintf(a.stderr, "secshim: warning: attestation (audit): %s\n", broken)
+		return "attestation (audit): " + broken, exitOK
 	}
 	if pidfd >= 0 {
 		err = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
@@ -590,11 +634,13 @@ func (a *admin) attestProcess(v *attestVerdict, pr promise) int {
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		v.Action = "kill failed: " + err.Error()
 	}
-	fmt.Fprintf(a.stderr, "secshim: attestation failed, container killed: %s\n", msg)
-	return exitRefused
+	msg = "attestation failed, container killed: " + broken
+	fmt.Fprintf(a.stderr, "secshim: %s\n", msg)
+	return msg, exitRefused
 }
 
-// readAndCompare reads the process's state once; gone: it no longer exists.
+// readAndCompare reads the process's state once; gone: it has exited
+// (a zombie keeps its status, but its other state is going).
 func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err error) {
 	b, err := os.ReadFile(proc + "/status")
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
@@ -606,6 +652,9 @@ func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err erro
 	s, err := parseStatus(b)
 	if err != nil {
 		return nil, false, fmt.Errorf("%s/status: %v", proc, err)
+	}
+	if s.State == 'Z' || s.State == 'X' {
+		return nil, true, nil
 	}
 	ms = pr.compare(s)
 	if pr.ReadonlyRoot {
@@ -625,5 +674,102 @@ func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err erro
 			ms = append(ms, mismatch{"root", "read-only", "read-write"})
 		}
 	}
+	if len(pr.Namespaces) > 0 {
+		shared, unreadable := sharedNamespaces(proc, pr.Namespaces)
+		for _, t := range shared {
+			ms = append(ms, mismatch{"ns/" + hardening.ProcNSName(t), "its own " + t + " namespace", "the host's (the runtime's own)"})
+		}
+		for _, t := range unreadable {
+			ms = append(ms, mismatch{"ns/" + hardening.ProcNSName(t), "its own " + t + " namespace", "unreadable"})
+		}
+	}
+	if pr.Pids > 0 || pr.Memory > 0 {
+		pids, mem, err := cgroupLimits(proc)
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return nil, true, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		for _, c := range []struct {
+			field   string
+			limit   cgroupLimit
+			promise int64
+		}{{"pids.max", pids, pr.Pids}, {"memory limit", mem, pr.Memory}} {
+			if c.promise > 0 && (!c.limit.Found || c.limit.Max < 0 || c.limit.Max > c.promise) {
+				ms = append(ms, mismatch{c.field, "at most " + strconv.FormatInt(c.promise, 10), c.limit.String()})
+			}
+		}
+	}
+	// runc sets the label for the execve (attr/exec) before the hook runs;
+	// crun runs the hook after it (attr/current).
+	if l := pr.SELinuxLabel; l != "" {
+		if cur := lsmAttr(proc, "selinux", "current"); cur != l && lsmAttr(proc, "selinux", "exec") != l {
+			ms = append(ms, mismatch{"attr/current", "SELinux label " + l, "SELinux label " + orNone(cur)})
+		}
+	}
+	if p := pr.AppArmorProfile; p != "" {
+		cur := lsmAttr(proc, "apparmor", "current")
+		if apparmorName(cur) != p && apparmorName(lsmAttr(proc, "apparmor", "exec")) != p {
+			ms = append(ms, mismatch{"attr/current", "AppArmor profile " + p, "AppArmor label " + orNone(cur)})
+		}
+	}
 	return ms, false, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// awaitsAttestation: the container's enforcing hook has not reported yet,
+// so it will run inside `start` (crun runs poststart hooks there; runc
+// 1.1 already ran it in create).
+func (r *Record) awaitsAttestation() bool {
+	return r != nil && r.Attest == AttestEnforce && r.Attested == ""
+}
+
+// startAttested serves `start` for a container whose hook runs inside it.
+// crun follows the OCI rule that a failing poststart hook is only a
+// warning, so the backend runs as a child and, once it returns, the record
+// says what the hook found: a failure fails start with the hook's message
+// (the hook already killed the container), and a hook that never reported
+// has the container killed here. Either way the engine sees start fail.
+func (r *call) startAttested(recPath string) error {
+	argv, err := r.backendArgv()
+	if err != nil {
+		return err
+	}
+	code, err := runChild(r.backend, argv)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		os.Exit(code)
+	}
+	rec, ok, err := loadRecord(recPath)
+	switch {
+	case err == nil && ok && rec.Attested != "":
+		if rec.Attested == verdictFail || rec.Attested == verdictError {
+			if rec.AttestError != "" {
+				return errors.New(rec.AttestError)
+			}
+			return fmt.Errorf("attestation of container %s: %s", r.inv.ID, rec.Attested)
+		}
+		os.Exit(0)
+	case err == nil && !ok:
+		err = errors.New("its record is gone")
+	case err == nil:
+		err = errors.New("the attestation hook did not report (does the backend run poststart hooks?)")
+	}
+	// Fail closed: a container whose enforced attestation did not run
+	// must not keep running.
+	kill := append(r.inv.globalTokens(), r.backend.Args...)
+	kill = append(kill, "kill", r.inv.ID, "KILL")
+	if _, kerr := runChild(r.backend, kill); kerr != nil {
+		return fmt.Errorf("container %s started unattested (%v), and killing it failed: %v", r.inv.ID, err, kerr)
+	}
+	return fmt.Errorf("container %s killed: started unattested: %v", r.inv.ID, err)
 }

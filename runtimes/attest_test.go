@@ -40,7 +40,7 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procState{CapPrm: 0x800405fb, CapEff: 0x800405fb, CapBnd: 0x800405fb, NoNewPrivs: 1, Seccomp: 2}
+	want := procState{CapPrm: 0x800405fb, CapEff: 0x800405fb, CapBnd: 0x800405fb, NoNewPrivs: 1, Seccomp: 2, State: 'S'}
 	if s != want {
 		t.Errorf("got %+v, want %+v", s, want)
 	}
@@ -143,8 +143,12 @@ func TestRootReadonly(t *testing.T) {
 }
 
 func TestPromiseOf(t *testing.T) {
-	doc, err := spec.ParseObject([]byte(`{"process":{"capabilities":{"bounding":["CAP_CHOWN"],"ambient":["CAP_CHOWN"]}},
-		"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"}},"root":{"path":"rootfs","readonly":true}}`))
+	doc, err := spec.ParseObject([]byte(`{"process":{"capabilities":{"bounding":["CAP_CHOWN"],"ambient":["CAP_CHOWN"]},
+		"selinuxLabel":"system_u:system_r:container_t:s0:c1,c2","apparmorProfile":"containers-default-0.50"},
+		"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},
+			"namespaces":[{"type":"pid"},{"type":"network","path":"/run/netns/x"},{"type":"mount"},{"type":"cgroup"}],
+			"resources":{"pids":{"limit":2048},"memory":{"limit":536870912}}},
+		"root":{"path":"rootfs","readonly":true}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,12 +156,181 @@ func TestPromiseOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (promise{Caps: 1, Ambient: 1, NoNewPrivs: true, Seccomp: true, ReadonlyRoot: true}); p != want {
+	want := promise{Caps: 1, Ambient: 1, NoNewPrivs: true, Seccomp: true, ReadonlyRoot: true,
+		Namespaces: []string{"pid", "mount", "cgroup"}, Pids: 2048, Memory: 536870912,
+		SELinuxLabel: "system_u:system_r:container_t:s0:c1,c2", AppArmorProfile: "containers-default-0.50"}
+	if !reflect.DeepEqual(p, want) {
 		t.Errorf("got %+v, want %+v", p, want)
 	}
-	doc, _ = spec.ParseObject([]byte(`{"linux":{"seccomp":null},"root":{"path":"rootfs"}}`))
-	if p, _ = promiseOf(doc, &hardening.Result{}); p.Seccomp || p.ReadonlyRoot || p.NoNewPrivs {
+	args := strings.Join(p.args(), " ")
+	if !strings.Contains(args, "--ns pid,mount,cgroup --pids 2048 --memory 536870912 --selinux system_u:system_r:container_t:s0:c1,c2 --apparmor containers-default-0.50") {
+		t.Errorf("args %q", args)
+	}
+	doc, _ = spec.ParseObject([]byte(`{"linux":{"seccomp":null,"resources":{"pids":{"limit":-1}}},"root":{"path":"rootfs"}}`))
+	if p, _ = promiseOf(doc, &hardening.Result{}); p.Seccomp || p.ReadonlyRoot || p.NoNewPrivs || p.Pids != 0 || p.Namespaces != nil {
 		t.Errorf("nothing promised: %+v", p)
+	}
+	doc, _ = spec.ParseObject([]byte(`{"linux":{"namespaces":[{"type":1}]}}`))
+	if _, err := promiseOf(doc, &hardening.Result{}); err == nil {
+		t.Error("a malformed namespace entry passed")
+	}
+}
+
+// fakeProc builds a /proc/PID directory: status, mountinfo, cgroup, the
+// LSM attributes and ns links (files, compared with a fake self/ns).
+func fakeProc(t *testing.T, status string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	all := map[string]string{"status": status, "mountinfo": "30 1 0:21 / / ro,relatime - overlay overlay rw\n"}
+	for k, v := range files {
+		all[k] = v
+	}
+	for name, body := range all {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestReadAndCompareLive(t *testing.T) {
+	// Host namespaces: self/ns/{pid,mnt,net}; the process has its own
+	// pid and mnt, and shares net (a file linked to the host's).
+	self := t.TempDir()
+	for _, n := range []string{"pid", "mnt", "net"} {
+		os.WriteFile(filepath.Join(self, n), nil, 0o644)
+	}
+	savedNS, savedCG := selfNSDir, cgroupRoot
+	defer func() { selfNSDir, cgroupRoot = savedNS, savedCG }()
+	selfNSDir = self
+	cg := t.TempDir()
+	cgroupRoot = cg
+	for f, v := range map[string]string{"pids/c1/pids.max": "64\n", "memory/c1/memory.limit_in_bytes": "268435456\n",
+		"pids/c2/pids.max": "max\n", "memory/c2/memory.limit_in_bytes": "9223372036854771712\n"} {
+		os.MkdirAll(filepath.Join(cg, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(cg, f), []byte(v), 0o644)
+	}
+	proc := fakeProc(t, sampleStatus, map[string]string{
+		"ns/pid": "", "ns/mnt": "",
+		"cgroup":       "9:name=systemd:/c1\n8:pids:/c1\n4:memory:/c1\n0::/\n",
+		"attr/current": "system_u:system_r:container_runtime_t:s0\x00",
+		"attr/exec":    "system_u:system_r:container_t:s0:c1,c2\x00",
+	})
+	os.Link(filepath.Join(self, "net"), filepath.Join(proc, "ns", "net"))
+	good := promise{Caps: podmanCaps, NoNewPrivs: true, Seccomp: true, ReadonlyRoot: true,
+		Namespaces: []string{"pid", "mount"}, Pids: 64, Memory: 268435456,
+		SELinuxLabel: "system_u:system_r:container_t:s0:c1,c2"}
+	if ms, gone, err := readAndCompare(proc, good); err != nil || gone || len(ms) != 0 {
+		t.Errorf("kept promise: %v %v %v", ms, gone, err)
+	}
+	// Each broken promise is named.
+	bad := good
+	bad.Namespaces = []string{"pid", "network"}
+	bad.Pids, bad.Memory = 32, 1<<20
+	bad.SELinuxLabel = "system_u:system_r:container_t:s0:c3,c4"
+	bad.AppArmorProfile = "secshim-default"
+	ms, _, err := readAndCompare(proc, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.String())
+	}
+	want := []string{
+		"ns/net is the host's (the runtime's own), promised its own network namespace",
+		"pids.max is 64, promised at most 32",
+		"memory limit is 268435456, promised at most 1048576",
+		"attr/current is SELinux label system_u:system_r:container_runtime_t:s0, promised SELinux label system_u:system_r:container_t:s0:c3,c4",
+		"attr/current is AppArmor label system_u:system_r:container_runtime_t:s0, promised AppArmor profile secshim-default",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mismatches\n  %q\nwant\n  %q", got, want)
+	}
+	// Unlimited cgroups break a limit promise; a missing hierarchy too.
+	os.WriteFile(filepath.Join(proc, "cgroup"), []byte("8:pids:/c2\n4:memory:/c2\n"), 0o644)
+	ms, _, _ = readAndCompare(proc, promise{Caps: podmanCaps, Pids: 64, Memory: 1 << 30})
+	if len(ms) != 2 || ms[0].Got != "unlimited" || ms[1].Got != "unlimited" {
+		t.Errorf("unlimited: %v", ms)
+	}
+	os.WriteFile(filepath.Join(proc, "cgroup"), []byte("8:pids:/c1\n"), 0o644)
+	if ms, _, _ = readAndCompare(proc, promise{Caps: podmanCaps, Memory: 1 << 30}); len(ms) != 1 || ms[0].Got != "no cgroup found" {
+		t.Errorf("no memory cgroup: %v", ms)
+	}
+	// AppArmor: the profile's name, whatever its mode; or pending at exec.
+	os.WriteFile(filepath.Join(proc, "attr/current"), []byte("secshim-default (enforce)\n"), 0o644)
+	if ms, _, _ = readAndCompare(proc, promise{Caps: podmanCaps, AppArmorProfile: "secshim-default"}); len(ms) != 0 {
+		t.Errorf("apparmor current: %v", ms)
+	}
+	os.WriteFile(filepath.Join(proc, "attr/current"), []byte("unconfined\n"), 0o644)
+	os.WriteFile(filepath.Join(proc, "attr/exec"), []byte("secshim-default\n"), 0o644)
+	if ms, _, _ = readAndCompare(proc, promise{Caps: podmanCaps, AppArmorProfile: "secshim-default"}); len(ms) != 0 {
+		t.Errorf("apparmor at exec: %v", ms)
+	}
+	// A zombie has exited: not a mismatch, whatever it shows.
+	zombie := fakeProc(t, strings.Replace(sampleStatus, "S (sleeping)", "Z (zombie)", 1), nil)
+	if ms, gone, err := readAndCompare(zombie, bad); !gone || err != nil || ms != nil {
+		t.Errorf("zombie: %v %v %v", ms, gone, err)
+	}
+}
+
+func TestCgroupLimitsUnified(t *testing.T) {
+	saved := cgroupRoot
+	defer func() { cgroupRoot = saved }()
+	cgroupRoot = t.TempDir()
+	os.WriteFile(filepath.Join(cgroupRoot, "cgroup.controllers"), []byte("pids memory\n"), 0o644)
+	os.MkdirAll(filepath.Join(cgroupRoot, "machine.slice/c"), 0o755)
+	os.WriteFile(filepath.Join(cgroupRoot, "machine.slice/c/pids.max"), []byte("2048\n"), 0o644)
+	os.WriteFile(filepath.Join(cgroupRoot, "machine.slice/c/memory.max"), []byte("max\n"), 0o644)
+	proc := fakeProc(t, sampleStatus, map[string]string{"cgroup": "0::/machine.slice/c\n"})
+	pids, mem, err := cgroupLimits(proc)
+	if err != nil || !pids.Found || pids.Max != 2048 || !mem.Found || mem.Max != -1 {
+		t.Errorf("v2: %+v %+v %v", pids, mem, err)
+	}
+	// The root cgroup has no limit files: unlimited.
+	os.WriteFile(filepath.Join(proc, "cgroup"), []byte("0::/\n"), 0o644)
+	if pids, _, _ = cgroupLimits(proc); !pids.Found || pids.Max != -1 {
+		t.Errorf("root cgroup: %+v", pids)
+	}
+	os.WriteFile(filepath.Join(cgroupRoot, "machine.slice/c/pids.max"), []byte("lots\n"), 0o644)
+	os.WriteFile(filepath.Join(proc, "cgroup"), []byte("0::/machine.slice/c\n"), 0o644)
+	if _, _, err = cgroupLimits(proc); err == nil {
+		t.Error("a garbled limit passed")
+	}
+	// This process's own cgroups, on the real host.
+	cgroupRoot = saved
+	if _, _, err := cgroupLimits("/proc/self"); err != nil {
+		t.Errorf("/proc/self: %v", err)
+	}
+}
+
+func TestNoteAttested(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "default", "c1")
+	rec := &Record{Backend: Backend{Name: "crun", Path: "/usr/bin/crun"}, Profile: "baseline", Attest: AttestEnforce}
+	if err := SaveRecord(path, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := loadRecord(path)
+	if !got.awaitsAttestation() {
+		t.Errorf("fresh record: %+v", got)
+	}
+	if err := noteAttested(path, verdictFail, "attestation failed, container killed: x\ny"); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ = loadRecord(path)
+	if got.awaitsAttestation() || got.Attested != verdictFail || got.AttestError != "attestation failed, container killed: x y" || got.Profile != "baseline" {
+		t.Errorf("after the hook: %+v", got)
+	}
+	// No record, nothing created.
+	if err := noteAttested(filepath.Join(t.TempDir(), "gone"), verdictPass, ""); err == nil {
+		t.Error("noted into a missing record")
+	}
+	for _, r := range []*Record{nil, {Attest: AttestAudit}, {Attest: AttestEnforce, Attested: verdictPass}} {
+		if r.awaitsAttestation() {
+			t.Errorf("%+v awaits attestation", r)
+		}
 	}
 }
 
@@ -175,8 +348,8 @@ func TestInjectAttest(t *testing.T) {
 	r := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, "")
 	var d Decision
 	v, err := r.injectAttest(doc, p, res, "/run/root", &d)
-	if err != nil || v != nil {
-		t.Fatalf("runc: %v %v", v, err)
+	if err != nil || v == nil || v.Verdict != verdictPending || v.Mode != AttestEnforce {
+		t.Fatalf("runc: %+v %v", v, err)
 	}
 	var got struct {
 		Hooks struct {
@@ -215,22 +388,22 @@ func TestInjectAttest(t *testing.T) {
 	for _, b := range []Backend{{Name: "runsc", Path: "/usr/bin/runsc"}, {Name: "kata", Path: "/usr/bin/kata-runtime"}, {Name: "gv", Path: "/opt/secshim-runsc"}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
 		v, err := attestCall(t, b, "").injectAttest(doc, p, res, "", &Decision{})
-		if err != nil || v == nil || v.Verdict != verdictNotAttestable || !strings.Contains(v.Reason, "not attestable on sandbox backend "+b.Name) {
+		if err != nil || v == nil || v.Verdict != verdictNotAttestable || !strings.Contains(v.Reason, "not attestable on sandbox backend "+b.Name) || v.Mode != AttestEnforce {
 			t.Errorf("%s: %+v %v", b.Name, v, err)
 		}
 		if doc.Changed() {
 			t.Errorf("%s: spec changed", b.Name)
 		}
 	}
-	// off, and pass-through profiles: nothing at all.
+	// off, and pass-through profiles: no hook, the state said.
 	for _, c := range []struct {
-		mode string
-		p    *hardening.Policy
-	}{{"off", p}, {"", &hardening.Policy{Name: "privileged", PassThrough: true}}} {
+		mode, verdict string
+		p             *hardening.Policy
+	}{{"off", verdictOff, p}, {"", verdictNone, &hardening.Policy{Name: "privileged", PassThrough: true}}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
 		v, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, "", &Decision{})
-		if err != nil || v != nil || doc.Changed() {
-			t.Errorf("%s/%s: %v %v changed=%v", c.mode, c.p.Name, v, err, doc.Changed())
+		if err != nil || v == nil || v.Verdict != c.verdict || doc.Changed() {
+			t.Errorf("%s/%s: %+v %v changed=%v", c.mode, c.p.Name, v, err, doc.Changed())
 		}
 	}
 }
@@ -365,7 +538,8 @@ func TestAttestVerb(t *testing.T) {
 }
 
 func TestAttestUsage(t *testing.T) {
-	for _, args := range [][]string{{}, {"--id", "x", "--mode", "sometimes"}, {"--id", "x", "--caps", "zz"}, {"--id", "x", "extra"}} {
+	for _, args := range [][]string{{}, {"--id", "x", "--mode", "sometimes"}, {"--id", "x", "--caps", "zz"}, {"--id", "x", "extra"},
+		{"--id", "x", "--ns", "pid,netz"}, {"--id", "x", "--pids", "0"}, {"--id", "x", "--memory", "lots"}} {
 		var out, errb bytes.Buffer
 		if code := (&admin{stdout: &out, stderr: &errb}).attest(args); code != exitUsage {
 			t.Errorf("%q: exit %d", args, code)
@@ -374,28 +548,35 @@ func TestAttestUsage(t *testing.T) {
 }
 
 func TestAttestLineIsJSON(t *testing.T) {
-	v := &attestVerdict{ID: "a\"b\u2028", Backend: "runc", Profile: "baseline", Mode: "enforce", Pid: 3, Verdict: verdictFail,
-		Action: "killed", Mismatches: []mismatch{{"NoNewPrivs", "1", "0"}}, Elapsed: 1500 * time.Microsecond}
+	v := &attestVerdict{Mode: "enforce", Pid: 3, Verdict: verdictFail, Action: "killed",
+		Mismatches: []mismatch{{"NoNewPrivs", "1", "0"}}, Unchecked: []string{"process.selinuxLabel: off"}, Elapsed: 1500 * time.Microsecond}
 	var got struct {
 		ID     string `json:"id"`
 		Attest struct {
 			Verdict    string     `json:"verdict"`
 			Mismatches []mismatch `json:"mismatches"`
+			Unchecked  []string   `json:"unchecked"`
 			Elapsed    int        `json:"elapsed_us"`
 		} `json:"attest"`
 		Changes []any `json:"changes"`
 	}
-	b := v.line(time.Now())
+	d := Decision{ID: "a\"b\u2028", Verb: "attest", Backend: "runc", Profile: "baseline", Attest: v}
+	b := decisionLine(d, time.Now())
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("%s: %v", b, err)
 	}
-	if got.ID != v.ID || got.Attest.Verdict != "fail" || len(got.Attest.Mismatches) != 1 || got.Attest.Elapsed != 1500 || got.Changes == nil {
+	if got.ID != d.ID || got.Attest.Verdict != "fail" || len(got.Attest.Mismatches) != 1 || got.Attest.Elapsed != 1500 || got.Changes == nil || len(got.Attest.Unchecked) != 1 {
 		t.Errorf("%+v", got)
 	}
 	// secshim log reads it back like any decision.
 	var e logEntry
-	if err := json.Unmarshal(b, &e); err != nil || e.Verb != "attest" {
+	if err := json.Unmarshal(b, &e); err != nil || e.Verb != "attest" || e.Attest == nil || e.Attest.Verdict != "fail" {
 		t.Errorf("logEntry: %v %+v", err, e)
+	}
+	// The create line carries attestation's state.
+	b = decisionLine(Decision{ID: "c", Verb: "create", Attest: &attestVerdict{Mode: "enforce", Verdict: verdictPending}}, time.Now())
+	if !bytes.Contains(b, []byte(`"attest":{"verdict":"pending","mode":"enforce","mismatches":[]}`)) {
+		t.Errorf("create line %s", b)
 	}
 }
 

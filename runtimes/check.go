@@ -372,12 +372,12 @@ func (a *admin) checkSpec(rep *checkReport, path string, data []byte) error {
 	rep.add(chkCapabilities("capabilities", "config.json", chkCapsOfSpec(proc.Capabilities), proc.Capabilities != nil && len(proc.Capabilities.Ambient) > 0))
 
 	// privileged pattern, with hardening's own recognition
-	priv, secrets, err := chkRuleFindings(doc)
+	found, err := chkRuleFindings(doc)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if priv != "" {
-		rep.add("privileged", "privileged pattern", "5.4", "Privileged Containers", chkFail, "privileged pattern: "+priv)
+	if found.privileged != "" {
+		rep.add("privileged", "privileged pattern", "5.4", "Privileged Containers", chkFail, "privileged pattern: "+found.privileged)
 	} else {
 		rep.add("privileged", "privileged pattern", "5.4", "Privileged Containers", chkPass, "not the privileged pattern")
 	}
@@ -447,8 +447,25 @@ func (a *admin) checkSpec(rep *checkReport, path string, data []byte) error {
 	v, d = chkRlimits(proc.Rlimits)
 	rep.add("rlimits", "rlimits", "5.18", "", v, d)
 
+	// masked and read-only kernel paths
+	switch {
+	case len(linux.MaskedPaths) == 0:
+		rep.add("masked_paths", "masked and read-only /proc and /sys paths", "", "/proc Mount Type", chkFail, "linux.maskedPaths is empty: /proc/kcore, /proc/keys, /sys/firmware... are visible (an unmasked /proc)")
+	case len(found.paths) > 0:
+		rep.add("masked_paths", "masked and read-only /proc and /sys paths", "", "/proc Mount Type", chkWarn, "not masked or read-only as the baseline profile has them: "+strings.Join(found.paths, "; "))
+	default:
+		rep.add("masked_paths", "masked and read-only /proc and /sys paths", "", "/proc Mount Type", chkPass, fmt.Sprintf("%d masked, %d read-only paths: the baseline profile's all included", len(linux.MaskedPaths), len(linux.ReadonlyPaths)))
+	}
+
+	// sysctls
+	if len(found.sysctls) > 0 {
+		rep.add("sysctls", "sysctls", "", "Sysctls", chkFail, "outside the safe set: "+strings.Join(found.sysctls, ", "))
+	} else {
+		rep.add("sysctls", "sysctls", "", "Sysctls", chkPass, fmt.Sprintf("%d sysctls, all in the safe set", len(linux.Sysctl)))
+	}
+
 	// credentials in the environment
-	if len(secrets) > 0 {
+	if secrets := found.secrets; len(secrets) > 0 {
 		rep.add("secrets", "credentials in the environment", "", "", chkWarn, "credential-like variables (values not shown): "+strings.Join(secrets, ", "))
 	} else {
 		rep.add("secrets", "credentials in the environment", "", "", chkPass, "no credential-like variable in process.env")
@@ -456,14 +473,22 @@ func (a *admin) checkSpec(rep *checkReport, path string, data []byte) error {
 	return nil
 }
 
-// chkRuleFindings runs hardening's privileged and secrets rules (the default
-// profile's settings) on a copy of doc, to reuse their recognition
-// without changing anything: the privileged indicators, and the names of
-// the credential-like variables.
-func chkRuleFindings(doc *spec.Object) (privileged string, secrets []string, err error) {
+// chkFindings is what hardening's own rules find in a spec.
+type chkFindings struct {
+	privileged string   // the privileged pattern's indicators
+	secrets    []string // credential-like variable names
+	paths      []string // masked/readonly paths the baseline would add ("linux.maskedPaths: +/proc/kcore")
+	sysctls    []string // sysctls outside the baseline's allowed set ("kernel.msgmax=1")
+}
+
+// chkRuleFindings runs hardening's privileged, secrets, paths and sysctls
+// rules (the default profile's settings) on a copy of doc, to reuse their
+// recognition without changing anything.
+func chkRuleFindings(doc *spec.Object) (f chkFindings, err error) {
 	var rules []hardening.Rule
 	for _, r := range hardening.CreateRules {
-		if r.Control == "privileged" || r.Control == "secrets" {
+		switch r.Control {
+		case "privileged", "secrets", "paths", "sysctls":
 			rules = append(rules, r)
 		}
 	}
@@ -472,19 +497,27 @@ func chkRuleFindings(doc *spec.Object) (privileged string, secrets []string, err
 	p.Secrets.Action = "report"
 	ctx, err := hardening.Apply(p, rules, doc.Clone(), hardening.Env{})
 	if err != nil {
-		return "", nil, err
+		return f, err
 	}
 	for _, r := range ctx.Reports {
 		switch r.Control {
 		case "privileged":
-			privileged = r.From
+			f.privileged = r.From
 		case "secrets":
-			if !slices.Contains(secrets, r.From) {
-				secrets = append(secrets, r.From)
+			if !slices.Contains(f.secrets, r.From) {
+				f.secrets = append(f.secrets, r.From)
 			}
 		}
 	}
-	return privileged, secrets, nil
+	for _, c := range ctx.Changes {
+		switch c.Control {
+		case "paths":
+			f.paths = append(f.paths, c.Field+": "+c.To)
+		case "sysctls":
+			f.sysctls = append(f.sysctls, c.From)
+		}
+	}
+	return f, nil
 }
 
 func chkMapsRootAway(l *specs.Linux) bool {
@@ -909,28 +942,30 @@ func (a *admin) checkProcess(rep *checkReport, pid int) {
 	}
 
 	// namespaces, against this process's own
-	nsVerdict := chkPass
-	var shared []string
-	for _, n := range []string{"net", "pid", "ipc", "uts", "mnt"} {
-		theirs, err1 := os.Stat(filepath.Join(dir, "ns", n))
-		ours, err2 := os.Stat(filepath.Join(chkProcDir, "self", "ns", n))
-		switch {
-		case err1 != nil || err2 != nil:
-			nsVerdict = chkWorse(nsVerdict, chkWarn)
-			shared = append(shared, n+" unreadable")
-		case os.SameFile(theirs, ours):
-			nsVerdict = chkFail
-			shared = append(shared, n+" is the host's")
-		}
+	nss := []string{"network", "pid", "ipc", "uts", "mount"}
+	shared, unreadable := sharedNamespaces(dir, nss)
+	var notes []string
+	for _, n := range shared {
+		notes = append(notes, hardening.ProcNSName(n)+" is the host's")
 	}
-	if len(shared) == 0 {
+	for _, n := range unreadable {
+		notes = append(notes, hardening.ProcNSName(n)+" unreadable")
+	}
+	switch {
+	case len(shared) > 0:
+		rep.add("namespaces.live", "host namespaces (process)", "5.9, 5.15, 5.16, 5.20", "Host Namespaces", chkFail, where+": "+strings.Join(notes, ", "))
+	case len(unreadable) > 0:
+		rep.add("namespaces.live", "host namespaces (process)", "5.9, 5.15, 5.16, 5.20", "Host Namespaces", chkWarn, where+": "+strings.Join(notes, ", "))
+	default:
 		rep.add("namespaces.live", "host namespaces (process)", "5.9, 5.15, 5.16, 5.20", "Host Namespaces", chkPass, where+": net, pid, ipc, uts and mnt differ from secshim check's own")
-	} else {
-		rep.add("namespaces.live", "host namespaces (process)", "5.9, 5.15, 5.16, 5.20", "Host Namespaces", nsVerdict, where+": "+strings.Join(shared, ", "))
 	}
 
 	// read-only root, from the process's mountinfo
-	ro, err := chkRootReadOnly(filepath.Join(dir, "mountinfo"))
+	mi, err := os.ReadFile(filepath.Join(dir, "mountinfo"))
+	ro := false
+	if err == nil {
+		ro, err = rootReadonly(mi)
+	}
 	switch {
 	case err != nil:
 		rep.add("rootfs.live", "read-only root filesystem (process)", "5.12", "", chkWarn, fmt.Sprintf("%s: %v", where, err))
@@ -938,6 +973,24 @@ func (a *admin) checkProcess(rep *checkReport, pid int) {
 		rep.add("rootfs.live", "read-only root filesystem (process)", "5.12", "", chkPass, where+": / is mounted ro")
 	default:
 		rep.add("rootfs.live", "read-only root filesystem (process)", "5.12", "", chkWarn, where+": / is mounted rw")
+	}
+
+	// memory and pids limits, from the process's cgroups
+	pids, mem, err := cgroupLimits(dir)
+	for _, c := range []struct {
+		id, title, cis, what string
+		l                    cgroupLimit
+	}{{"memory.live", "memory limit (cgroup)", "5.10", "memory limit", mem}, {"pids.live", "pids limit (cgroup)", "5.28", "pids limit", pids}} {
+		switch {
+		case err != nil:
+			rep.add(c.id, c.title, c.cis, "", chkWarn, fmt.Sprintf("%s: cannot read its cgroups: %v", where, err))
+		case !c.l.Found:
+			rep.add(c.id, c.title, c.cis, "", chkWarn, where+": no "+c.what+" cgroup found")
+		case c.l.Max < 0:
+			rep.add(c.id, c.title, c.cis, "", chkWarn, fmt.Sprintf("%s: no %s in force (%s)", where, c.what, c.l.File))
+		default:
+			rep.add(c.id, c.title, c.cis, "", chkPass, fmt.Sprintf("%s: %s %d in force (%s)", where, c.what, c.l.Max, c.l.File))
+		}
 	}
 }
 
@@ -954,28 +1007,6 @@ func chkReadProcStatus(path string) (map[string]string, error) {
 		}
 	}
 	return m, nil
-}
-
-// chkRootReadOnly reads the per-mount options of the last mount on "/" in a
-// mountinfo file (the one the process sees).
-func chkRootReadOnly(path string) (bool, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return false, err
-	}
-	found, ro := false, false
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[4] != "/" {
-			continue
-		}
-		found = true
-		ro = slices.Contains(strings.Split(f[5], ","), "ro")
-	}
-	if !found {
-		return false, fmt.Errorf("no mount on / in %s", path)
-	}
-	return ro, nil
 }
 
 // checkAllContainers reports on every record in the state dir. Records

@@ -152,7 +152,7 @@ func TestCheckGoldenDefault(t *testing.T) {
 	wantVerdicts(t, "default", verdicts(r), map[string]string{
 		"user": "fail", "rootfs": "warn", "capabilities": "pass", "privileged": "pass",
 		"seccomp": "pass", "no_new_privileges": "fail", "devices": "pass", "pids": "pass",
-		"memory": "warn", "mounts": "pass", "secrets": "pass",
+		"memory": "warn", "mounts": "pass", "secrets": "pass", "sysctls": "pass", "masked_paths": "warn",
 	})
 	for _, c := range r.Checks {
 		if c.Reference.CIS == "" && c.Reference.PSS == "" && c.ID != "secrets" {
@@ -165,6 +165,7 @@ func TestCheckGoldenPrivileged(t *testing.T) {
 	r := checkJSON(t, 1, "../tests/golden/podman-privileged.json")
 	wantVerdicts(t, "privileged", verdicts(r), map[string]string{
 		"capabilities": "fail", "privileged": "fail", "seccomp": "fail", "devices": "fail", "user": "fail",
+		"masked_paths": "fail",
 	})
 }
 
@@ -195,7 +196,7 @@ func TestCheckHardenedRestricted(t *testing.T) {
 		wantVerdicts(t, g+" restricted", verdicts(r), map[string]string{
 			"user": "pass", "rootfs": "pass", "capabilities": "pass", "privileged": "pass",
 			"seccomp": "pass", "no_new_privileges": "pass", "devices": "pass", "memory": "pass",
-			"pids": "pass", "rlimits": "pass", "mounts": "pass",
+			"pids": "pass", "rlimits": "pass", "mounts": "pass", "masked_paths": "pass", "sysctls": "pass",
 		})
 		// The warnings left (no LSM on this fake host, no CPU quota)
 		// gate a --fail-on warn job.
@@ -226,18 +227,19 @@ func TestCheckFindings(t *testing.T) {
 		map[string]any{"destination": "/host", "type": "bind", "source": "/etc", "options": []any{"rbind", "rshared"}})
 	linux := doc["linux"].(map[string]any)
 	linux["namespaces"] = []any{map[string]any{"type": "mount"}}
+	linux["sysctl"] = map[string]any{"net.ipv4.tcp_syncookies": "1", "kernel.msgmax": "65536"}
 	dir := t.TempDir()
 	out, _ := json.Marshal(doc)
 	os.WriteFile(filepath.Join(dir, "config.json"), out, 0o644)
 	r := checkJSON(t, 1, dir)
 	wantVerdicts(t, "findings", verdicts(r), map[string]string{
-		"secrets": "warn", "lsm": "fail", "mounts": "fail", "namespaces": "fail",
+		"secrets": "warn", "lsm": "fail", "mounts": "fail", "namespaces": "fail", "sysctls": "fail",
 	})
 	text, _, _ := runAdmin(t, fakeHost(false, false), "check", dir)
 	if strings.Contains(text, "hunter2") {
 		t.Error("report shows a credential's value")
 	}
-	for _, want := range []string{"DB_PASSWORD", "/run/docker.sock", "/etc", "rshared", "shares the host's network namespace", "AppArmor profile unconfined"} {
+	for _, want := range []string{"DB_PASSWORD", "/run/docker.sock", "/etc", "rshared", "shares the host's network namespace", "AppArmor profile unconfined", "kernel.msgmax=65536"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
@@ -290,9 +292,22 @@ func fakeContainer(t *testing.T, backend, status string, procStatus string) (cfg
 	}
 	os.Remove(filepath.Join(proc, "self/ns/pid"))
 	os.Symlink(filepath.Join(proc, "42/ns/pid"), filepath.Join(proc, "self/ns/pid")) // the host's pid namespace
-	oldState, oldProc := chkRunState, chkProcDir
-	t.Cleanup(func() { chkRunState, chkProcDir = oldState, oldProc })
-	chkProcDir = proc
+	// cgroups: c1 limited, c2 not; the status decides which (a weak
+	// process is in the unlimited one).
+	cg := filepath.Join(dir, "cgroup")
+	for f, v := range map[string]string{"pids/c1/pids.max": "64\n", "memory/c1/memory.limit_in_bytes": "268435456\n",
+		"pids/c2/pids.max": "max\n", "memory/c2/memory.limit_in_bytes": "9223372036854771712\n"} {
+		os.MkdirAll(filepath.Join(cg, filepath.Dir(f)), 0o755)
+		os.WriteFile(filepath.Join(cg, f), []byte(v), 0o644)
+	}
+	group := "c1"
+	if strings.Contains(procStatus, "NoNewPrivs:\t0") {
+		group = "c2"
+	}
+	os.WriteFile(filepath.Join(proc, "42/cgroup"), []byte("8:pids:/"+group+"\n4:memory:/"+group+"\n0::/\n"), 0o644)
+	oldState, oldProc, oldNS, oldCG := chkRunState, chkProcDir, selfNSDir, cgroupRoot
+	t.Cleanup(func() { chkRunState, chkProcDir, selfNSDir, cgroupRoot = oldState, oldProc, oldNS, oldCG })
+	chkProcDir, selfNSDir, cgroupRoot = proc, filepath.Join(proc, "self/ns"), cg
 	chkRunState = func(b *Backend, root, id string) (*chkBackendState, error) {
 		if root != "/run/x" || id != "c1" {
 			return nil, fmt.Errorf("state %s under %q: does not exist", id, root)
@@ -314,7 +329,13 @@ func TestCheckContainerLive(t *testing.T) {
 		"user": "pass", "capabilities": "pass",
 		"user.live": "pass", "capabilities.live": "pass", "seccomp.live": "pass",
 		"no_new_privileges.live": "pass", "rootfs.live": "pass", "namespaces.live": "fail",
+		"memory.live": "pass", "pids.live": "pass",
 	})
+	for _, c := range r.Checks {
+		if c.ID == "pids.live" && !strings.Contains(c.Detail, "pids limit 64 in force") {
+			t.Errorf("pids.live: %s", c.Detail)
+		}
+	}
 	// Without the --root the record was keyed by, there is no container.
 	if _, _, code := runAdmin(t, nil, "check", "--config", cfg, "c1"); code != exitUsage {
 		t.Errorf("no --root: exit %d, want 2", code)
@@ -326,6 +347,7 @@ func TestCheckContainerLiveWeak(t *testing.T) {
 	r := checkJSON(t, 1, "--config", cfg, "--root", "/run/x", "c1")
 	wantVerdicts(t, "weak", verdicts(r), map[string]string{
 		"user.live": "fail", "capabilities.live": "fail", "seccomp.live": "fail", "no_new_privileges.live": "fail",
+		"memory.live": "warn", "pids.live": "warn",
 	})
 }
 

@@ -26,11 +26,15 @@ func fastPassThrough(inv *Invocation) error {
 		return nil
 	}
 	root, _ := inv.Global("root")
-	rec, found, err := loadRecord(RecordPath(stateDir, root, inv.ID))
+	recPath := RecordPath(stateDir, root, inv.ID)
+	rec, found, err := loadRecord(recPath)
 	if err != nil || !found {
 		return nil
 	}
 	r := &call{inv: inv, backend: &rec.Backend}
+	if inv.Verb == "start" && rec.awaitsAttestation() {
+		return r.startAttested(recPath)
+	}
 	argv, err := r.backendArgv()
 	if err != nil {
 		return err

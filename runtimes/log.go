@@ -71,6 +71,8 @@ type Decision struct {
 	// Refusals are the findings of a deny-mode control that refused the
 	// call, each with its control and field.
 	Refusals []hardening.Change
+	// Attest is attestation's state at create, or the hook's verdict.
+	Attest *attestVerdict
 }
 
 // SyslogSocket is the unix datagram socket that also gets each decision
@@ -101,7 +103,7 @@ func LogDecision(cfg *Config, d Decision) {
 	}
 	if SyslogSocket != "" {
 		pri := syslogInfo
-		if d.Error != "" {
+		if d.Error != "" || d.Attest != nil && d.Attest.failed() {
 			pri = syslogWarning
 		}
 		if err := sendSyslog(SyslogSocket, pri, now, b[:len(b)-1]); err != nil {
@@ -131,6 +133,9 @@ func decisionLine(d Decision, now time.Time) []byte {
 		if len(d.Refusals) > 0 {
 			b = appendChanges(b, "refusals", d.Refusals)
 		}
+	}
+	if d.Attest != nil {
+		b = appendAttest(b, d.Attest)
 	}
 	b = appendChanges(b, "changes", d.Changes)
 	return append(b, "}\n"...)
@@ -270,6 +275,18 @@ type logEntry struct {
 	Refused  string             `json:"refused"`
 	Refusals []hardening.Change `json:"refusals"`
 	Changes  []hardening.Change `json:"changes"`
+	Attest   *logAttest         `json:"attest"`
+}
+
+// logAttest is the "attest" member of a line as read back.
+type logAttest struct {
+	Verdict    string     `json:"verdict"`
+	Mode       string     `json:"mode"`
+	Pid        int        `json:"pid"`
+	Action     string     `json:"action"`
+	Reason     string     `json:"reason"`
+	Mismatches []mismatch `json:"mismatches"`
+	Unchecked  []string   `json:"unchecked"`
 }
 
 // log is `secshim log`: it answers "what did secshim change in container
@@ -374,6 +391,22 @@ func writeLogEntry(w io.Writer, e *logEntry) {
 	}
 	for _, c := range e.Refusals {
 		fmt.Fprintf(w, "  refused %s\n", c)
+	}
+	if a := e.Attest; a != nil {
+		line := "  attestation " + a.Verdict + " (" + a.Mode + ")"
+		if a.Action != "" {
+			line += ", " + a.Action
+		}
+		if a.Reason != "" {
+			line += ": " + a.Reason
+		}
+		fmt.Fprintln(w, line)
+		for _, m := range a.Mismatches {
+			fmt.Fprintf(w, "    %s\n", m)
+		}
+		for _, u := range a.Unchecked {
+			fmt.Fprintf(w, "    not checked: %s\n", u)
+		}
 	}
 	for _, c := range e.Changes {
 		mode := ""

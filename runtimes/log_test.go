@@ -216,6 +216,8 @@ func TestLogVerb(t *testing.T) {
 		Changes: []hardening.Change{{Control: "capabilities", Field: "process.capabilities.bounding", From: "CAP_SYS_ADMIN", To: "dropped"}}})
 	LogDecision(cfg, Decision{ID: "bbb222", Verb: "exec", Backend: "runc", Profile: "baseline"})
 	LogDecision(cfg, Decision{ID: "ccc333", Verb: "run", Backend: "crun", Profile: "privileged"})
+	LogDecision(cfg, Decision{ID: "bbb222", Verb: "attest", Backend: "crun", Profile: "baseline", Attest: &attestVerdict{Mode: "enforce", Pid: 9,
+		Verdict: verdictFail, Action: "killed", Mismatches: []mismatch{{"Seccomp", "2 (filter)", "0"}}, Unchecked: []string{"process.selinuxLabel: SELinux is not enabled on this host"}}})
 	run := func(args ...string) (string, int) {
 		var out, errb bytes.Buffer
 		code := (&admin{stdout: &out, stderr: &errb}).run(append([]string{"log"}, args...))
@@ -227,6 +229,12 @@ func TestLogVerb(t *testing.T) {
 	out, code := run("--id", "bbb", "--changed", file)
 	if code != 0 || !strings.Contains(out, "bbb222 create") || !strings.Contains(out, "CAP_SYS_ADMIN -> dropped") || strings.Contains(out, "exec") {
 		t.Errorf("--id bbb --changed: exit %d\n%s", code, out)
+	}
+	out, code = run("--id", "bbb", "--verb", "attest", file)
+	for _, want := range []string{"bbb222 attest", "attestation fail (enforce), killed", "    Seccomp is 0, promised 2 (filter)", "not checked: process.selinuxLabel"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--verb attest: exit %d, lacks %q\n%s", code, want, out)
+		}
 	}
 	out, code = run("--profile", "privileged", "--since", "today", "--verb", "create", "--json", file)
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -187,8 +187,13 @@ func (r *call) backendArgv() ([]string, error) {
 }
 
 func (r *call) passThrough() error {
-	if _, err := r.record(); err != nil {
+	rec, err := r.record()
+	if err != nil {
 		return err
+	}
+	if r.inv.Verb == "start" && rec.awaitsAttestation() {
+		root, _ := r.inv.Global("root")
+		return r.startAttested(RecordPath(r.cfg.StateDir, root, r.inv.ID))
 	}
 	return r.handOff()
 }
@@ -216,28 +221,12 @@ func (r *call) delete() error {
 	if rec == nil {
 		return r.handOff()
 	}
-	cmd := exec.Command(r.backend.Path, r.inv.ArgvWith(r.backend.Args)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("exec %s: %w", r.backend.Path, err)
-	}
-	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
-		}
-	}()
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			os.Exit(128 + int(ws.Signal()))
-		}
-		os.Exit(exit.ExitCode())
-	}
+	code, err := runChild(r.backend, r.inv.ArgvWith(r.backend.Args))
 	if err != nil {
 		return err
+	}
+	if code != 0 {
+		os.Exit(code)
 	}
 	root, _ := r.inv.Global("root")
 	os.Remove(RecordPath(r.cfg.StateDir, root, r.inv.ID))
@@ -246,4 +235,32 @@ func (r *call) delete() error {
 	}
 	os.Exit(0)
 	return nil
+}
+
+// runChild runs the backend as a child with this process's stdio,
+// forwarding the signals an engine sends, and returns its exit status
+// (128+N when a signal killed it).
+func runChild(b *Backend, argv []string) (int, error) {
+	cmd := exec.Command(b.Path, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("exec %s: %w", b.Path, err)
+	}
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exit.ExitCode(), nil
+	}
+	return 0, err
 }

@@ -28,6 +28,10 @@ type Record struct {
 	// RootMapped: the container's user namespace maps root to a non-zero
 	// host uid, so root inside may stay root in exec'd processes.
 	RootMapped bool
+	// Attest is the mode of the attestation hook injected at create
+	// ("" without one). Attested is the hook's verdict once it ran and
+	// AttestError the failure it reported (both appended by the hook).
+	Attest, Attested, AttestError string
 }
 
 // recordPath names a container's record. Engines keep separate state
@@ -57,6 +61,9 @@ func SaveRecord(path string, r *Record) error {
 	b = strconv.AppendBool(append(b, "\nnnp "...), r.NoNewPrivileges)
 	b = strconv.AppendBool(append(b, "\nrootmapped "...), r.RootMapped)
 	b = append(b, '\n')
+	if r.Attest != "" {
+		b = append(append(append(b, "attest "...), r.Attest...), '\n')
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
@@ -112,12 +119,37 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 			r.NoNewPrivileges = val == "true"
 		case "rootmapped":
 			r.RootMapped = val == "true"
+		case "attest":
+			r.Attest = val
+		case "attested":
+			r.Attested = val
+		case "attest-error":
+			r.AttestError = val
 		}
 	}
 	if r.Backend.Path == "" || !filepath.IsAbs(r.Backend.Path) {
 		return nil, false, fmt.Errorf("state %s: no absolute backend path", path)
 	}
 	return r, true, nil
+}
+
+// noteAttested appends the hook's verdict (and a failure's message) to a
+// record, in one O_APPEND write: `start` reads it to fail when the hook
+// ran there (crun) and killed the container.
+func noteAttested(path, verdict, msg string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	b := append(append([]byte("attested "), verdict...), '\n')
+	if msg != "" {
+		b = append(append(append(b, "attest-error "...), strings.ReplaceAll(msg, "\n", " ")...), '\n')
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // profile is the recorded profile name; "" without a record.

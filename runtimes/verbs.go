@@ -46,6 +46,7 @@ func (r *call) create() error {
 	// SELinux pair left reserved for it and config.json as it was.
 	refuse := func(err error) error {
 		hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID)
+		d.Attest = nil
 		d.hashSpec(f.Orig, f.Orig)
 		return r.refuse(&d, fmt.Errorf("%s: %w", path, err))
 	}
@@ -60,11 +61,13 @@ func (r *call) create() error {
 	root, _ := r.inv.Global("root")
 	rootMapped, _ := res.State[hardening.RootMappedState].(bool)
 	// The poststart hook that attests the running process (attest.go).
-	unattested, err := r.injectAttest(f.Root, sel.Profile, res, root, &d)
-	if err != nil {
+	if d.Attest, err = r.injectAttest(f.Root, sel.Profile, res, root, &d); err != nil {
 		return refuse(fmt.Errorf("attestation: %w", err))
 	}
 	rec := &Record{Backend: *r.backend, Profile: sel.Profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
+	if d.Attest.Verdict == verdictPending {
+		rec.Attest = d.Attest.Mode
+	}
 	if err := SaveRecord(RecordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return refuse(err)
 	}
@@ -72,9 +75,6 @@ func (r *call) create() error {
 		return refuse(err)
 	}
 	LogDecision(r.cfg, d)
-	if unattested != nil {
-		logAttest(r.cfg, unattested)
-	}
 	return r.handOff()
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/secshim/secshim/tests/testenv"
 )
@@ -33,6 +34,18 @@ type attestLine struct {
 // attestLines reads the verdicts of one container from the log.
 func attestLines(t *testing.T, logFile, id string) []attestLine {
 	t.Helper()
+	var out []attestLine
+	for _, l := range logLines(t, logFile, id) {
+		if l.Verb == "attest" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// logLines reads every decision line of one container from the log.
+func logLines(t *testing.T, logFile, id string) []attestLine {
+	t.Helper()
 	raw, err := os.ReadFile(logFile)
 	if err != nil {
 		t.Fatalf("decision log: %v", err)
@@ -43,7 +56,7 @@ func attestLines(t *testing.T, logFile, id string) []attestLine {
 		if err := json.Unmarshal(line, &l); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if l.Verb == "attest" && l.ID == id {
+		if l.ID == id {
 			out = append(out, l)
 		}
 	}
@@ -88,6 +101,9 @@ func TestAttestPasses(t *testing.T) {
 			if l := ls[0]; l.Attest.Verdict != "pass" || l.Attest.Mode != "enforce" || l.Backend != bc.name || l.Attest.Pid <= 0 {
 				t.Errorf("verdict %+v", l)
 			}
+			if all := logLines(t, s.logFile(), id); len(all) < 2 || all[0].Verb != "create" || all[0].Attest.Verdict != "pending" {
+				t.Errorf("the create line does not say attestation is pending: %+v", all)
+			}
 			// restricted also promises a read-only root (mountinfo)
 			// and a non-root user.
 			rs := newSetup(t, bc, "[policy]\nprofile = \"restricted\"\n")
@@ -103,21 +119,27 @@ func TestAttestPasses(t *testing.T) {
 }
 
 // stripper writes a backend that does not apply the spec: it removes
-// noNewPrivileges and seccomp from config.json, then runs runc.
-func stripper(t *testing.T) string {
+// noNewPrivileges and seccomp from config.json, then runs the runtime.
+func stripper(t *testing.T, runtime string) string {
+	return stripperWith(t, runtime, "del(.process.noNewPrivileges) | del(.linux.seccomp)")
+}
+
+// stripperWith writes a backend that applies a jq filter to config.json
+// before running the runtime.
+func stripperWith(t *testing.T, runtime, filter string) string {
 	t.Helper()
-	testenv.RequireRuntime(t, "runc")
+	testenv.RequireRuntime(t, runtime)
 	jq, err := exec.LookPath("jq")
 	if err != nil {
 		t.Skip("jq not installed")
 	}
-	runc, err := exec.LookPath("runc")
+	runc, err := exec.LookPath(runtime)
 	if err != nil {
-		t.Skip("runc not installed")
+		t.Skip(runtime + " not installed")
 	}
 	path := filepath.Join(t.TempDir(), "stripper")
 	script := `#!/bin/sh
-# A runtime that ignores noNewPrivileges and seccomp: strips them, runs runc.
+# A runtime that ignores noNewPrivileges and seccomp: strips them, runs the real one.
 bundle=.
 prev=
 verb=
@@ -127,7 +149,7 @@ for a in "$@"; do
 	prev=$a
 done
 if [ -n "$verb" ]; then
-	` + jq + ` 'del(.process.noNewPrivileges) | del(.linux.seccomp)' "$bundle/config.json" > "$bundle/config.json.strip" &&
+	` + jq + ` '` + filter + `' "$bundle/config.json" > "$bundle/config.json.strip" &&
 		mv "$bundle/config.json.strip" "$bundle/config.json" || exit 1
 fi
 exec ` + runc + ` "$@"
@@ -138,16 +160,24 @@ exec ` + runc + ` "$@"
 	return path
 }
 
-// stripperSetup is secshim with the stripper as its default backend.
-func stripperSetup(t *testing.T, mode string) *setup {
+// stripperSetup is secshim with the stripper (over runc, or crun in its
+// mount namespace) as its default backend.
+func stripperSetup(t *testing.T, mode, runtime string) *setup {
 	t.Helper()
-	script := stripper(t)
+	return stripperSetupWith(t, mode, runtime, stripper(t, runtime))
+}
+
+func stripperSetupWith(t *testing.T, mode, runtime, script string) *setup {
+	t.Helper()
 	env := testenv.New(t)
 	bc := backendCase{name: "stripper", podman: (*testenv.Env).Podman}
+	if runtime == "crun" {
+		bc.podman = (*testenv.Env).CrunPodman
+	}
 	s := &setup{env: env, bc: bc}
 	env.WithConfig(fmt.Sprintf("default_backend = \"stripper\"\nstate_dir = %q\n[log]\nfile = %q\nlevel = \"info\"\n"+
 		"[backends.stripper]\npath = %q\n[policy]\nattest = %q\n", s.stateDir(), s.logFile(), script, mode))
-	s.pm = env.Podman().WithRuntime("secshim")
+	s.pm = bc.podman(env).WithRuntime("secshim")
 	return s
 }
 
@@ -156,7 +186,7 @@ func stripperSetup(t *testing.T, mode string) *setup {
 // fails naming each mismatch; audit: it runs, the log has the mismatch.
 func TestAttestCatchesStripper(t *testing.T) {
 	t.Run("enforce", func(t *testing.T) {
-		s := stripperSetup(t, "enforce")
+		s := stripperSetup(t, "enforce", "runc")
 		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "echo started-user-process; sleep 30")
 		if code == 0 {
 			t.Fatalf("podman run succeeded on a backend that ignores the spec\n%s", out)
@@ -178,8 +208,29 @@ func TestAttestCatchesStripper(t *testing.T) {
 			t.Errorf("container still running: %q", ps)
 		}
 	})
+	// crun runs the hook inside start, after the execve, and only warns
+	// when it fails: secshim's start must fail, with the hook's message.
+	t.Run("enforce-crun", func(t *testing.T) {
+		s := stripperSetup(t, "enforce", "crun")
+		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "sleep 30")
+		if code == 0 {
+			t.Fatalf("podman run succeeded on a backend that ignores the spec\n%s", out)
+		}
+		for _, want := range []string{"attestation failed", "container killed", "NoNewPrivs is 0, promised 1", "Seccomp is 0, promised 2 (filter)"} {
+			if !strings.Contains(errOut, want) {
+				t.Errorf("podman's error lacks %q:\n%s", want, errOut)
+			}
+		}
+		ls := attestLines(t, s.logFile(), id)
+		if len(ls) != 1 || ls[0].Attest.Verdict != "fail" || ls[0].Attest.Action != "killed" {
+			t.Fatalf("attest lines %+v", ls)
+		}
+		if ps := s.pm.MustRun("ps", "-a", "--filter", "id="+id, "--format", "{{.State}}"); strings.Contains(ps, "running") {
+			t.Errorf("container still running: %q", ps)
+		}
+	})
 	t.Run("audit", func(t *testing.T) {
-		s := stripperSetup(t, "audit")
+		s := stripperSetup(t, "audit", "runc")
 		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", statusCmd)
 		if code != 0 {
 			t.Fatalf("audit: exit %d\n%s%s", code, out, errOut)
@@ -203,7 +254,7 @@ func TestAttestCatchesStripper(t *testing.T) {
 }
 
 // TestAttestSandbox: on runsc the host cannot read the guest's state; the
-// log says so explicitly and the container runs.
+// create line says so explicitly, no hook runs, and the container runs.
 func TestAttestSandbox(t *testing.T) {
 	bc := backends()[2]
 	s := newSetup(t, bc, "")
@@ -211,11 +262,94 @@ func TestAttestSandbox(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	ls := attestLines(t, s.logFile(), id)
-	if len(ls) != 1 {
-		t.Fatalf("%d attest lines, want 1", len(ls))
+	if ls := attestLines(t, s.logFile(), id); len(ls) != 0 {
+		t.Errorf("a hook ran on runsc: %+v", ls)
 	}
-	if l := ls[0]; l.Attest.Verdict != "not_attestable" || !strings.Contains(l.Attest.Reason, "not attestable on sandbox backend runsc") {
-		t.Errorf("verdict %+v", l)
+	var create *attestLine
+	for _, l := range logLines(t, s.logFile(), id) {
+		if l.Verb == "create" {
+			create = &l
+		}
+	}
+	if create == nil {
+		t.Fatal("no create line")
+	}
+	if create.Attest.Verdict != "not_attestable" || !strings.Contains(create.Attest.Reason, "not attestable on sandbox backend runsc") {
+		t.Errorf("create line's attestation %+v", create.Attest)
+	}
+}
+
+// TestAttestHookNeverRan: a backend that drops the poststart hook (as if
+// it ran no hooks) never reports a verdict; start must not leave that
+// container running unattested.
+func TestAttestHookNeverRan(t *testing.T) {
+	jq, err := exec.LookPath("jq")
+	if err != nil {
+		t.Skip("jq not installed")
+	}
+	d := newDirect(t, "")
+	script := filepath.Join(d.dir, "hookless")
+	os.WriteFile(script, []byte(`#!/bin/sh
+for a in "$@"; do
+	case "$a" in create) `+jq+` 'del(.hooks.poststart)' config.json > config.json.x && mv config.json.x config.json || exit 1 ;; esac
+done
+exec `+runcPath(t)+` "$@"
+`), 0o755)
+	os.WriteFile(d.config, []byte(fmt.Sprintf("default_backend = \"hookless\"\nstate_dir = %q\n[backends.hookless]\npath = %q\n",
+		filepath.Join(d.dir, "state"), script)), 0o644)
+	id := testenv.Name()
+	t.Cleanup(func() { d.runc("delete", "--force", id) })
+	cmd := []string{"--root", d.root}
+	// create runs in the bundle (the script edits ./config.json).
+	wd, _ := os.Getwd()
+	os.Chdir(d.bundle)
+	d.mustRun("", append(cmd, "create", id)...)
+	os.Chdir(wd)
+	if st, _ := d.runc("state", id); !strings.Contains(st, `"created"`) {
+		t.Fatalf("not created: %s", st)
+	}
+	_, errOut, code := d.run("", append(cmd, "start", id)...)
+	if code == 0 || !strings.Contains(errOut, "attestation hook did not report") || !strings.Contains(errOut, "killed") {
+		t.Errorf("start: exit %d, %q", code, errOut)
+	}
+	// Killed: stopped, or already gone from runc's state.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := d.runc("state", id)
+		if !strings.Contains(st, `"running"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still running: %s", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttestCatchesNamespacesAndLimits: a backend that drops the pid
+// namespace and the pids limit leaves the container in the host's pid
+// namespace with no pids.max: both are caught from /proc/<pid>/ns and the
+// container's cgroup.
+func TestAttestCatchesNamespacesAndLimits(t *testing.T) {
+	script := stripperWith(t, "runc", `del(.linux.resources.pids) | .linux.namespaces |= map(select(.type != "pid"))`)
+	s := stripperSetupWith(t, "audit", "runc", script)
+	id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "echo pid=$$; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; sleep 0.3")
+	if code != 0 {
+		t.Fatalf("audit: exit %d\n%s%s", code, out, errOut)
+	}
+	// Control: the stripper did strip (pid 1 would be the container's own).
+	if strings.Contains(out, "pid=1\n") {
+		t.Fatalf("the container has its own pid namespace: %q", out)
+	}
+	ls := attestLines(t, s.logFile(), id)
+	if len(ls) != 1 || ls[0].Attest.Verdict != "fail" {
+		t.Fatalf("attest lines %+v", ls)
+	}
+	got := map[string]string{}
+	for _, m := range ls[0].Attest.Mismatches {
+		got[m.Field] = m.Got
+	}
+	if got["ns/pid"] != "the host's (the runtime's own)" || got["pids.max"] != "unlimited" || len(got) != 2 {
+		t.Errorf("mismatches %+v, want ns/pid and pids.max", ls[0].Attest.Mismatches)
 	}
 }
