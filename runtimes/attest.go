@@ -204,41 +204,48 @@ func (p promise) args() []string {
 	return a
 }
 
-// injectAttest adds the attestation hook to a hardened spec at create and
-// returns what the create line says of attestation: "pending" (the hook
-// will report), "not_attestable" (sandbox backend: no hook), "off" or
-// "none" (a pass-through profile promises nothing).
-func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardening.Result, root string, d *Decision) (*attestVerdict, error) {
+// injectAttest arranges the attestation of a container being created and
+// returns what the create line says of it: "pending" (it will be
+// attested), "not_attestable" (sandbox backend), "off", or "none" (a
+// pass-through profile promises nothing).
+//
+// For `create`, the engine's `start` comes next: the promise goes into
+// secshim's record (promiseArgs) and start attests the process in-process
+// (startAttested), which costs no extra process. `run` and `restore`
+// start the container themselves: there the spec gets a poststart hook
+// running `secshim attest` with the promise in its arguments.
+func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardening.Result, d *Decision) (v *attestVerdict, promiseArgs []string, err error) {
 	mode := r.cfg.attestMode()
-	v := &attestVerdict{Mode: mode}
+	v = &attestVerdict{Mode: mode}
 	switch {
 	case mode == AttestOff:
 		v.Verdict = verdictOff
-		return v, nil
+		return v, nil, nil
 	case p.PassThrough:
 		v.Verdict, v.Reason = verdictNone, "profile "+p.Name+" is a pass-through: it promises nothing"
-		return v, nil
+		return v, nil, nil
 	case sandboxBackend(r.backend):
 		v.Verdict = verdictNotAttestable
 		v.Reason = "not attestable on sandbox backend " + r.backend.Name + ": the container's capabilities, seccomp and no_new_privs live in the guest, which the host cannot read"
-		return v, nil
+		return v, nil, nil
+	}
+	pr, err := promiseOf(doc, res)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.Verdict = verdictPending
+	if r.inv.Verb == "create" {
+		return v, pr.args(), nil
 	}
 	self, err := os.Executable()
 	if err == nil {
 		self, err = filepath.EvalSymlinks(self)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot resolve secshim's own path for the hook: %w", err)
-	}
-	pr, err := promiseOf(doc, res)
-	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("cannot resolve secshim's own path for the hook: %w", err)
 	}
 	args := []string{"secshim", "attest", "--id", r.inv.ID, "--mode", mode, "--backend", r.backend.Name,
-		"--profile", p.Name, "--state-dir", r.cfg.StateDir}
-	if root != "" {
-		args = append(args, "--root", root)
-	}
+		"--profile", p.Name}
 	if r.cfg.Path != "" {
 		args = append(args, "--config", r.cfg.Path)
 	}
@@ -256,18 +263,17 @@ func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardenin
 	hook = append(hook, `],"timeout":10}`...)
 	hooks, err := doc.EnsureObject("hooks")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	elems, _, err := hooks.Array("poststart")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := hooks.SetArray("poststart", append(elems, hook)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.Changes = append(d.Changes, hardening.Change{Control: "attest", Field: "hooks.poststart", To: "secshim attest (" + mode + ")"})
-	v.Verdict = verdictPending
-	return v, nil
+	return v, nil, nil
 }
 
 // mismatch is one promise the process does not keep.
@@ -399,15 +405,14 @@ func appendAttest(b []byte, v *attestVerdict) []byte {
 const attestUsage = `usage: secshim attest --id ID [--mode enforce|audit] [--caps HEX] [--ambient HEX]
                       [--nnp] [--seccomp] [--readonly-root] [--ns TYPE,...]
                       [--pids N] [--memory BYTES] [--selinux LABEL] [--apparmor PROFILE]
-                      [--backend B] [--profile P] [--state-dir DIR] [--root ROOT]
-                      [--config FILE] < state.json
+                      [--backend B] [--profile P] [--config FILE] < state.json
 
-The OCI poststart hook secshim adds at create; not meant to be run by hand.
-Reads the container state (its pid) on stdin, compares /proc/<pid> (status;
-mountinfo, ns/*, cgroup limits and the LSM label as promised) with the
-promise in the flags, logs the verdict and notes it in secshim's record of
-the container. enforce: a mismatch kills the container and exits 1, naming
-each mismatch on stderr; audit: it is logged, exit 0.
+The OCI poststart hook secshim adds to a spec at run and restore; not meant
+to be run by hand. Reads the container state (its pid) on stdin, compares
+/proc/<pid> (status; mountinfo, ns/*, cgroup limits and the LSM label as
+promised) with the promise in the flags and logs the verdict. enforce: a
+mismatch kills the container and exits 1, naming each mismatch on stderr;
+audit: it is logged, exit 0.
 `
 
 // attestWait bounds how long a mismatch is re-read before it counts.
@@ -422,13 +427,88 @@ var attestIn io.Reader = os.Stdin
 // attestHost answers whether this host enforces an LSM; a seam for tests.
 var attestHost = hardening.DefaultHost
 
+// procDir is where /proc is; a seam for tests.
+var procDir = "/proc"
+
+// promiseFlags are the flags promise.args writes (true: takes a value).
+var promiseFlags = map[string]bool{"caps": true, "ambient": true, "ns": true, "pids": true, "memory": true,
+	"selinux": true, "apparmor": true, "nnp": false, "seccomp": false, "readonly-root": false}
+
+// parsePromise reads a promise back from its flags.
+func parsePromise(flags map[string]string) (promise, error) {
+	var pr promise
+	for _, f := range []struct {
+		name string
+		dst  *hardening.CapSet
+	}{{"caps", &pr.Caps}, {"ambient", &pr.Ambient}} {
+		v, ok := flags[f.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(v, 16, 64)
+		if err != nil {
+			return pr, fmt.Errorf("--%s: not a hex capability mask", f.name)
+		}
+		*f.dst = hardening.CapSet(n)
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"pids", &pr.Pids}, {"memory", &pr.Memory}} {
+		v, ok := flags[f.name]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return pr, fmt.Errorf("--%s: not a positive limit", f.name)
+		}
+		*f.dst = n
+	}
+	if ns := flags["ns"]; ns != "" {
+		for _, t := range strings.Split(ns, ",") {
+			if hardening.ProcNSName(t) == "" {
+				return pr, fmt.Errorf("--ns: %q is not a namespace type", t)
+			}
+			pr.Namespaces = append(pr.Namespaces, t)
+		}
+	}
+	_, pr.NoNewPrivs = flags["nnp"]
+	_, pr.Seccomp = flags["seccomp"]
+	_, pr.ReadonlyRoot = flags["readonly-root"]
+	pr.SELinuxLabel, pr.AppArmorProfile = flags["selinux"], flags["apparmor"]
+	return pr, nil
+}
+
+// dropUncheckable removes the label promises this host's LSMs cannot
+// hold and says why: a label the host does not enforce is reported as
+// unchecked rather than failing a container the engine labelled.
+func (pr *promise) dropUncheckable(host *hardening.Host) (unchecked []string) {
+	if pr.SELinuxLabel != "" && !host.SELinuxEnabled() {
+		unchecked = append(unchecked, "process.selinuxLabel: SELinux is not enabled on this host")
+		pr.SELinuxLabel = ""
+	}
+	if pr.AppArmorProfile == "unconfined" {
+		pr.AppArmorProfile = ""
+	}
+	if pr.AppArmorProfile != "" && !host.AppArmorEnabled() {
+		unchecked = append(unchecked, "process.apparmorProfile: AppArmor is not enabled on this host")
+		pr.AppArmorProfile = ""
+	}
+	return unchecked
+}
+
 // attest is `secshim attest`, run by the runtime as a poststart hook.
 func (a *admin) attest(args []string) int {
 	start := time.Now()
-	flags, pos, err := parseAdminFlags(args, map[string]bool{"id": true, "mode": true, "backend": true,
-		"profile": true, "state-dir": true, "root": true, "config": true, "caps": true, "ambient": true,
-		"ns": true, "pids": true, "memory": true, "selinux": true, "apparmor": true,
-		"nnp": false, "seccomp": false, "readonly-root": false, "help": false})
+	known := map[string]bool{"id": true, "mode": true, "backend": true, "profile": true, "config": true, "help": false,
+		// Accepted and ignored: the hook of a container created by an
+		// earlier secshim passes them.
+		"state-dir": true, "root": true}
+	for k, v := range promiseFlags {
+		known[k] = v
+	}
+	flags, pos, err := parseAdminFlags(args, known)
 	if err != nil {
 		return a.usage(attestUsage, "attest: "+err.Error())
 	}
@@ -446,47 +526,10 @@ func (a *admin) attest(args []string) int {
 	if mode != AttestEnforce && mode != AttestAudit {
 		return a.usage(attestUsage, "attest: --mode: "+strconv.Quote(mode)+" is not enforce or audit")
 	}
-	var pr promise
-	for _, f := range []struct {
-		name string
-		dst  *hardening.CapSet
-	}{{"caps", &pr.Caps}, {"ambient", &pr.Ambient}} {
-		v, ok := flags[f.name]
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 16, 64)
-		if err != nil {
-			return a.usage(attestUsage, "attest: --"+f.name+": not a hex capability mask")
-		}
-		*f.dst = hardening.CapSet(n)
+	pr, err := parsePromise(flags)
+	if err != nil {
+		return a.usage(attestUsage, "attest: "+err.Error())
 	}
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{"pids", &pr.Pids}, {"memory", &pr.Memory}} {
-		v, ok := flags[f.name]
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
-			return a.usage(attestUsage, "attest: --"+f.name+": not a positive limit")
-		}
-		*f.dst = n
-	}
-	if ns := flags["ns"]; ns != "" {
-		for _, t := range strings.Split(ns, ",") {
-			if hardening.ProcNSName(t) == "" {
-				return a.usage(attestUsage, "attest: --ns: "+strconv.Quote(t)+" is not a namespace type")
-			}
-			pr.Namespaces = append(pr.Namespaces, t)
-		}
-	}
-	_, pr.NoNewPrivs = flags["nnp"]
-	_, pr.Seccomp = flags["seccomp"]
-	_, pr.ReadonlyRoot = flags["readonly-root"]
-	pr.SELinuxLabel, pr.AppArmorProfile = flags["selinux"], flags["apparmor"]
 
 	// The config only says where to log: the mode was fixed at create.
 	var cfg *Config
@@ -505,59 +548,30 @@ func (a *admin) attest(args []string) int {
 		cfg = DefaultConfig()
 	}
 	SyslogSocket = cfg.Log.syslogSocket()
-	stateDir := flags["state-dir"]
-	if stateDir == "" {
-		stateDir = cfg.StateDir
-	}
-	// The record (written by secshim, not in the bundle) is the stricter
-	// source for what the container was allowed.
-	recPath := RecordPath(stateDir, flags["root"], flags["id"])
-	rec, haveRec, _ := loadRecord(recPath)
-	if haveRec {
-		pr.Caps &= rec.Caps
-		pr.NoNewPrivs = pr.NoNewPrivs || rec.NoNewPrivileges
-	}
 
 	d := Decision{ID: flags["id"], Verb: "attest", Backend: flags["backend"], Profile: flags["profile"],
 		Attest: &attestVerdict{Mode: mode}}
-	v := d.Attest
-	// A label the host's LSM does not enforce cannot hold: say so rather
-	// than fail a container the engine labelled on a host without it.
-	host := attestHost()
-	if pr.SELinuxLabel != "" && !host.SELinuxEnabled() {
-		v.Unchecked = append(v.Unchecked, "process.selinuxLabel: SELinux is not enabled on this host")
-		pr.SELinuxLabel = ""
-	}
-	if pr.AppArmorProfile != "" && (pr.AppArmorProfile == "unconfined" || !host.AppArmorEnabled()) {
-		if pr.AppArmorProfile != "unconfined" {
-			v.Unchecked = append(v.Unchecked, "process.apparmorProfile: AppArmor is not enabled on this host")
-		}
-		pr.AppArmorProfile = ""
-	}
-	msg, code := a.attestProcess(&d, pr)
-	v.Elapsed = time.Since(start)
+	d.Attest.Unchecked = pr.dropUncheckable(attestHost())
+	msg := a.attestState(&d, pr)
+	d.Attest.Elapsed = time.Since(start)
 	LogDecision(cfg, d)
-	if haveRec {
-		if err := noteAttested(recPath, v.Verdict, msg); err != nil {
-			fmt.Fprintf(a.stderr, "secshim: attest: warning: record: %v\n", err)
-		}
+	if msg == "" {
+		return exitOK
 	}
-	return code
+	if mode == AttestAudit {
+		fmt.Fprintf(a.stderr, "secshim: warning: %s\n", msg)
+		return exitOK
+	}
+	fmt.Fprintf(a.stderr, "secshim: %s\n", msg)
+	return exitRefused
 }
 
-// attestProcess reads the state on stdin, checks the process and acts;
-// d.Attest gets the verdict. msg is the failure as the hook reported it.
-func (a *admin) attestProcess(d *Decision, pr promise) (msg string, code int) {
-	v := d.Attest
-	fail := func(reason string) (string, int) {
-		v.Verdict, v.Reason = verdictError, reason
-		msg := fmt.Sprintf("attestation of container %s failed: %s", d.ID, reason)
-		if v.Mode == AttestEnforce {
-			fmt.Fprintf(a.stderr, "secshim: %s\n", msg)
-			return msg, exitRefused
-		}
-		fmt.Fprintf(a.stderr, "secshim: warning: attestation of container %s: %s\n", d.ID, reason)
-		return msg, exitOK
+// attestState reads the container state on stdin and attests its pid;
+// it returns the failure's message, "" for a pass or an exited process.
+func (a *admin) attestState(d *Decision, pr promise) string {
+	fail := func(reason string) string {
+		d.Attest.Verdict, d.Attest.Reason = verdictError, reason
+		return fmt.Sprintf("attestation of container %s failed: %s", d.ID, reason)
 	}
 	data, err := io.ReadAll(io.LimitReader(attestIn, maxState+1))
 	if err != nil || len(data) > maxState {
@@ -576,67 +590,82 @@ func (a *admin) attestProcess(d *Decision, pr promise) (msg string, code int) {
 	if st.Pid <= 0 {
 		return fail("the state on stdin has no pid")
 	}
-	v.Pid = st.Pid
-	// A pidfd pins the process: the kill below cannot hit a reused pid.
-	pidfd, err := unix.PidfdOpen(st.Pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		v.Verdict, v.Reason = verdictExited, "the process exited before it could be read"
-		return "", exitOK
-	}
+	return attestPid(d, st.Pid, pidfdOf(st.Pid), pr, attestWait)
+}
+
+// pidfdOf pins a process so that a kill cannot hit a reused pid; -1 when
+// it cannot (the process is gone, or an old kernel).
+func pidfdOf(pid int) int {
+	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		pidfd = -1
-	} else {
+		return -1
+	}
+	return fd
+}
+
+// attestPid checks the process against pr, re-reading a mismatch for up
+// to window before it counts, and fills d.Attest. In enforce mode a
+// failure kills the process. It closes pidfd and returns the failure's
+// message, "" for a pass or an exited process.
+func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) string {
+	v := d.Attest
+	v.Pid = pid
+	if pidfd >= 0 {
 		defer unix.Close(pidfd)
 	}
-	proc := "/proc/" + strconv.Itoa(st.Pid)
-	deadline := time.Now().Add(attestWait)
+	proc := procDir + "/" + strconv.Itoa(pid)
+	deadline := time.Now().Add(window)
 	pause := time.Millisecond
+	var failure string
 	for {
 		ms, gone, err := readAndCompare(proc, pr)
 		if gone {
 			v.Verdict, v.Reason = verdictExited, "the process exited before it could be read"
-			return "", exitOK
+			return ""
 		}
 		if err != nil {
-			return fail(err.Error())
-		}
-		v.Mismatches = ms
-		if len(ms) == 0 || time.Now().After(deadline) {
+			v.Verdict, v.Reason = verdictError, err.Error()
+			failure = fmt.Sprintf("attestation of container %s failed: %s", d.ID, err)
 			break
 		}
-		// A runtime may run the hook before it applied everything:
-		// settings only tighten until the execve, look again.
+		v.Mismatches = ms
+		if len(ms) == 0 {
+			v.Verdict = verdictPass
+			return ""
+		}
+		if time.Now().After(deadline) {
+			v.Verdict = verdictFail
+			var what []string
+			for _, m := range ms {
+				what = append(what, m.String())
+			}
+			failure = fmt.Sprintf("container %s (backend %s, pid %d) does not hold what its spec promised: %s",
+				d.ID, d.Backend, pid, strings.Join(what, "; "))
+			break
+		}
+		// A runtime may apply a setting only at the execve: settings
+		// only tighten until then, look again.
 		time.Sleep(pause)
 		pause = min(2*pause, 32*time.Millisecond)
 	}
-	if len(v.Mismatches) == 0 {
-		v.Verdict = verdictPass
-		return "", exitOK
-	}
-	v.Verdict = verdictFail
-	var what []string
-	for _, m := range v.Mismatches {
-		what = append(what, m.String())
-	}
-	broken := fmt.Sprintf("container %s (backend %s, pid %d) does not hold what its spec promised: %s",
-		d.ID, d.Backend, v.Pid, strings.Join(what, "; "))
 	if v.Mode == AttestAudit {
 		v.Action = "logged"
-		fmt.Fprintf(a.stderr, "secshim: warning: attestation (audit): %s\n", broken)
-		return "attestation (audit): " + broken, exitOK
+		return "attestation (audit): " + failure
 	}
+	var err error
 	if pidfd >= 0 {
 		err = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 	} else {
-		err = unix.Kill(st.Pid, unix.SIGKILL)
+		err = unix.Kill(pid, unix.SIGKILL)
 	}
 	v.Action = "killed"
 	if err != nil && !errors.Is(err, unix.ESRCH) {
 		v.Action = "kill failed: " + err.Error()
 	}
-	msg = "attestation failed, container killed: " + broken
-	fmt.Fprintf(a.stderr, "secshim: %s\n", msg)
-	return msg, exitRefused
+	if v.Verdict == verdictFail {
+		return "attestation failed, container killed: " + failure
+	}
+	return failure + "; container killed"
 }
 
 // readAndCompare reads the process's state once; gone: it has exited
@@ -724,20 +753,89 @@ func orNone(s string) string {
 	return s
 }
 
-// awaitsAttestation: the container's enforcing hook has not reported yet,
-// so it will run inside `start` (crun runs poststart hooks there; runc
-// 1.1 already ran it in create).
-func (r *Record) awaitsAttestation() bool {
-	return r != nil && r.Attest == AttestEnforce && r.Attested == ""
+// attestsAtStart: the container's promise waits in its record for start.
+func (r *Record) attestsAtStart() bool {
+	return r != nil && r.Attest != "" && len(r.Promise) > 0
 }
 
-// startAttested serves `start` for a container whose hook runs inside it.
-// crun follows the OCI rule that a failing poststart hook is only a
-// warning, so the backend runs as a child and, once it returns, the record
-// says what the hook found: a failure fails start with the hook's message
-// (the hook already killed the container), and a hook that never reported
-// has the container killed here. Either way the engine sees start fail.
-func (r *call) startAttested(recPath string) error {
+// startAttested serves the first `start` of a container whose promise is
+// in its record, in this process: no hook, no extra process.
+//
+// Before start, runc 1.1 already shows the final capabilities, seccomp
+// filter, no_new_privs, namespaces and cgroup limits in the init process
+// that waits on its exec fifo (and the label in attr/exec): it is checked
+// there and start is a plain exec (finalBeforeStart). On any other backend
+// a pass before start is final too (settings only tighten until the
+// execve), but crun loads the filter just before the user's execve, so
+// there the check fails before start: then start runs as a child and the
+// process is checked again once it returns, a mismatch re-read for
+// attestWait. A failure in enforce mode kills the container and fails
+// start with the reason; audit logs it.
+func (r *call) startAttested(rec *Record) error {
+	if r.cfg == nil {
+		cfg, err := LoadConfig()
+		if err != nil {
+			return err
+		}
+		r.cfg = cfg
+		SyslogSocket = cfg.Log.syslogSocket()
+	}
+	d := Decision{ID: r.inv.ID, Verb: "attest", Backend: rec.Backend.Name, Profile: rec.Profile,
+		Attest: &attestVerdict{Mode: rec.Attest}}
+	r.logged = &d
+	v := d.Attest
+	began := time.Now()
+	fail := func(err error) error {
+		v.Verdict, v.Reason = verdictError, err.Error()
+		v.Elapsed = time.Since(began)
+		LogDecision(r.cfg, d)
+		if v.Mode == AttestAudit {
+			fmt.Fprintf(os.Stderr, "secshim: warning: attestation of container %s: %v\n", r.inv.ID, err)
+			return r.handOff()
+		}
+		return fmt.Errorf("attestation of container %s: %w; not started", r.inv.ID, err)
+	}
+	flags, pos, err := parseAdminFlags(rec.Promise, promiseFlags)
+	if err == nil && len(pos) > 0 {
+		err = fmt.Errorf("unexpected %q", pos[0])
+	}
+	var pr promise
+	if err == nil {
+		pr, err = parsePromise(flags)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("the promise in its record: %v", err))
+	}
+	v.Unchecked = pr.dropUncheckable(attestHost())
+	pid, err := r.containerPid(rec)
+	if err != nil {
+		return fail(err)
+	}
+	pidfd := pidfdOf(pid)
+	if finalBeforeStart(&rec.Backend) {
+		// Checked, and on a failure killed, before the user's process runs.
+		msg := attestPid(&d, pid, pidfd, pr, attestWait)
+		v.Elapsed = time.Since(began)
+		LogDecision(r.cfg, d)
+		switch {
+		case msg == "":
+		case v.Mode == AttestAudit:
+			fmt.Fprintf(os.Stderr, "secshim: warning: %s\n", msg)
+		default:
+			return errors.New(msg)
+		}
+		return r.handOff()
+	}
+	ms, gone, err := readAndCompare(procDir+"/"+strconv.Itoa(pid), pr)
+	if err == nil && !gone && len(ms) == 0 {
+		if pidfd >= 0 {
+			unix.Close(pidfd)
+		}
+		v.Verdict, v.Pid, v.Elapsed = verdictPass, pid, time.Since(began)
+		LogDecision(r.cfg, d)
+		return r.handOff()
+	}
+	pre := time.Since(began)
 	argv, err := r.backendArgv()
 	if err != nil {
 		return err
@@ -749,27 +847,49 @@ func (r *call) startAttested(recPath string) error {
 	if code != 0 {
 		os.Exit(code)
 	}
-	rec, ok, err := loadRecord(recPath)
+	after := time.Now()
+	msg := attestPid(&d, pid, pidfd, pr, attestWait)
+	v.Elapsed = pre + time.Since(after)
+	LogDecision(r.cfg, d)
 	switch {
-	case err == nil && ok && rec.Attested != "":
-		if rec.Attested == verdictFail || rec.Attested == verdictError {
-			if rec.AttestError != "" {
-				return errors.New(rec.AttestError)
+	case msg == "":
+	case v.Mode == AttestAudit:
+		fmt.Fprintf(os.Stderr, "secshim: warning: %s\n", msg)
+	default:
+		return errors.New(msg)
+	}
+	os.Exit(0)
+	return nil
+}
+
+// finalBeforeStart reports whether the backend is known to apply every
+// promised setting before start (runc: its init waits on the exec fifo
+// with the filter loaded and capabilities dropped). There a mismatch
+// before start is final, and the container is killed before the user's
+// process ever runs. Any other backend is checked before start and, unless
+// it passes there, again after.
+func finalBeforeStart(b *Backend) bool {
+	return filepath.Base(b.Path) == "runc"
+}
+
+// containerPid is the container's init pid: from the --pid-file the engine
+// gave create (Podman, containerd and CRI-O all pass one), else from the
+// backend's state.
+func (r *call) containerPid(rec *Record) (int, error) {
+	if rec.PidFile != "" {
+		if b, err := os.ReadFile(rec.PidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				return pid, nil
 			}
-			return fmt.Errorf("attestation of container %s: %s", r.inv.ID, rec.Attested)
 		}
-		os.Exit(0)
-	case err == nil && !ok:
-		err = errors.New("its record is gone")
-	case err == nil:
-		err = errors.New("the attestation hook did not report (does the backend run poststart hooks?)")
 	}
-	// Fail closed: a container whose enforced attestation did not run
-	// must not keep running.
-	kill := append(r.inv.globalTokens(), r.backend.Args...)
-	kill = append(kill, "kill", r.inv.ID, "KILL")
-	if _, kerr := runChild(r.backend, kill); kerr != nil {
-		return fmt.Errorf("container %s started unattested (%v), and killing it failed: %v", r.inv.ID, err, kerr)
+	root, _ := r.inv.Global("root")
+	st, err := chkRunState(r.backend, root, r.inv.ID)
+	if err != nil {
+		return 0, err
 	}
-	return fmt.Errorf("container %s killed: started unattested: %v", r.inv.ID, err)
+	if st.Pid <= 0 {
+		return 0, fmt.Errorf("%s state %s: no pid (status %q)", r.backend.Name, r.inv.ID, st.Status)
+	}
+	return st.Pid, nil
 }

@@ -306,30 +306,29 @@ func TestCgroupLimitsUnified(t *testing.T) {
 	}
 }
 
-func TestNoteAttested(t *testing.T) {
+func TestRecordPromise(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "default", "c1")
-	rec := &Record{Backend: Backend{Name: "crun", Path: "/usr/bin/crun"}, Profile: "baseline", Attest: AttestEnforce}
+	pr := promise{Caps: podmanCaps, NoNewPrivs: true, Seccomp: true, Namespaces: []string{"pid", "mount"}, Pids: 2048}
+	rec := &Record{Backend: Backend{Name: "crun", Path: "/usr/bin/crun"}, Profile: "baseline", Attest: AttestEnforce,
+		Promise: pr.args(), PidFile: "/run/x/pidfile"}
 	if err := SaveRecord(path, rec); err != nil {
 		t.Fatal(err)
 	}
-	got, _, _ := loadRecord(path)
-	if !got.awaitsAttestation() {
-		t.Errorf("fresh record: %+v", got)
+	got, _, err := loadRecord(path)
+	if err != nil || !reflect.DeepEqual(got, rec) || !got.attestsAtStart() {
+		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	if err := noteAttested(path, verdictFail, "attestation failed, container killed: x\ny"); err != nil {
-		t.Fatal(err)
+	flags, pos, err := parseAdminFlags(got.Promise, promiseFlags)
+	if err != nil || len(pos) != 0 {
+		t.Fatal(pos, err)
 	}
-	got, _, _ = loadRecord(path)
-	if got.awaitsAttestation() || got.Attested != verdictFail || got.AttestError != "attestation failed, container killed: x y" || got.Profile != "baseline" {
-		t.Errorf("after the hook: %+v", got)
+	back, err := parsePromise(flags)
+	if err != nil || !reflect.DeepEqual(back, pr) {
+		t.Errorf("promise back: %+v %v, want %+v", back, err, pr)
 	}
-	// No record, nothing created.
-	if err := noteAttested(filepath.Join(t.TempDir(), "gone"), verdictPass, ""); err == nil {
-		t.Error("noted into a missing record")
-	}
-	for _, r := range []*Record{nil, {Attest: AttestAudit}, {Attest: AttestEnforce, Attested: verdictPass}} {
-		if r.awaitsAttestation() {
-			t.Errorf("%+v awaits attestation", r)
+	for _, r := range []*Record{nil, {Attest: AttestAudit}, {Promise: []string{"--nnp"}}} {
+		if r.attestsAtStart() {
+			t.Errorf("%+v attests at start", r)
 		}
 	}
 }
@@ -346,9 +345,17 @@ func TestInjectAttest(t *testing.T) {
 	res := &hardening.Result{Caps: podmanCaps, NoNewPrivileges: true}
 	doc, _ := spec.ParseObject([]byte(`{"hooks":{"poststart":[{"path":"/bin/true"}]},"linux":{"seccomp":{}}}`))
 	r := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, "")
+	// create: the promise goes to the record, the spec is not touched.
 	var d Decision
-	v, err := r.injectAttest(doc, p, res, "/run/root", &d)
-	if err != nil || v == nil || v.Verdict != verdictPending || v.Mode != AttestEnforce {
+	v, promise, err := r.injectAttest(doc, p, res, &d)
+	if err != nil || v.Verdict != verdictPending || doc.Changed() || len(d.Changes) != 0 ||
+		!reflect.DeepEqual(promise, []string{"--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}) {
+		t.Fatalf("create: %+v %q %v changed=%v", v, promise, err, doc.Changed())
+	}
+	// run: a poststart hook.
+	r.inv.Verb = "run"
+	v, promise, err = r.injectAttest(doc, p, res, &d)
+	if err != nil || v == nil || v.Verdict != verdictPending || v.Mode != AttestEnforce || promise != nil {
 		t.Fatalf("runc: %+v %v", v, err)
 	}
 	var got struct {
@@ -373,7 +380,7 @@ func TestInjectAttest(t *testing.T) {
 		t.Errorf("hook path %q, want %q", hs[1].Path, self)
 	}
 	want := []string{"secshim", "attest", "--id", "c1", "--mode", "enforce", "--backend", "runc", "--profile", "baseline",
-		"--state-dir", r.cfg.StateDir, "--root", "/run/root", "--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}
+		"--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}
 	if !reflect.DeepEqual(hs[1].Args, want) {
 		t.Errorf("args\n  %q\nwant\n  %q", hs[1].Args, want)
 	}
@@ -387,7 +394,7 @@ func TestInjectAttest(t *testing.T) {
 	// Sandbox backends: no hook, an explicit verdict.
 	for _, b := range []Backend{{Name: "runsc", Path: "/usr/bin/runsc"}, {Name: "kata", Path: "/usr/bin/kata-runtime"}, {Name: "gv", Path: "/opt/secshim-runsc"}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
-		v, err := attestCall(t, b, "").injectAttest(doc, p, res, "", &Decision{})
+		v, _, err := attestCall(t, b, "").injectAttest(doc, p, res, &Decision{})
 		if err != nil || v == nil || v.Verdict != verdictNotAttestable || !strings.Contains(v.Reason, "not attestable on sandbox backend "+b.Name) || v.Mode != AttestEnforce {
 			t.Errorf("%s: %+v %v", b.Name, v, err)
 		}
@@ -401,8 +408,8 @@ func TestInjectAttest(t *testing.T) {
 		p             *hardening.Policy
 	}{{"off", verdictOff, p}, {"", verdictNone, &hardening.Policy{Name: "privileged", PassThrough: true}}} {
 		doc, _ := spec.ParseObject([]byte(`{}`))
-		v, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, "", &Decision{})
-		if err != nil || v == nil || v.Verdict != c.verdict || doc.Changed() {
+		v, promise, err := attestCall(t, Backend{Name: "runc", Path: "/usr/sbin/runc"}, c.mode).injectAttest(doc, c.p, res, &Decision{})
+		if err != nil || v == nil || v.Verdict != c.verdict || doc.Changed() || promise != nil {
 			t.Errorf("%s/%s: %+v %v changed=%v", c.mode, c.p.Name, v, err, doc.Changed())
 		}
 	}
@@ -606,13 +613,13 @@ func BenchmarkAttest(b *testing.B) {
 // BenchmarkInjectAttest is what attestation adds to secshim's create.
 func BenchmarkInjectAttest(b *testing.B) {
 	cfg := DefaultConfig()
-	r := &call{cfg: cfg, inv: &Invocation{ID: "c1", Verb: "create"}, backend: &Backend{Name: "runc", Path: "/usr/sbin/runc"}}
+	r := &call{cfg: cfg, inv: &Invocation{ID: "c1", Verb: "run"}, backend: &Backend{Name: "runc", Path: "/usr/sbin/runc"}}
 	p := &hardening.Policy{Name: "baseline"}
 	res := &hardening.Result{Caps: podmanCaps, NoNewPrivileges: true}
 	raw := []byte(`{"process":{"capabilities":{"ambient":[]},"noNewPrivileges":true},"linux":{"seccomp":{}},"root":{"path":"rootfs"}}`)
 	for b.Loop() {
 		doc, _ := spec.ParseObject(raw)
-		if _, err := r.injectAttest(doc, p, res, "", &Decision{}); err != nil {
+		if _, _, err := r.injectAttest(doc, p, res, &Decision{}); err != nil {
 			b.Fatal(err)
 		}
 		doc.Bytes()

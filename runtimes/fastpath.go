@@ -32,8 +32,8 @@ func fastPassThrough(inv *Invocation) error {
 		return nil
 	}
 	r := &call{inv: inv, backend: &rec.Backend}
-	if inv.Verb == "start" && rec.awaitsAttestation() {
-		return r.startAttested(recPath)
+	if inv.Verb == "start" && rec.attestsAtStart() {
+		return r.startAttested(rec)
 	}
 	argv, err := r.backendArgv()
 	if err != nil {

@@ -191,9 +191,8 @@ func (r *call) passThrough() error {
 	if err != nil {
 		return err
 	}
-	if r.inv.Verb == "start" && rec.awaitsAttestation() {
-		root, _ := r.inv.Global("root")
-		return r.startAttested(RecordPath(r.cfg.StateDir, root, r.inv.ID))
+	if r.inv.Verb == "start" && rec.attestsAtStart() {
+		return r.startAttested(rec)
 	}
 	return r.handOff()
 }

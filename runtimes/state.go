@@ -28,10 +28,14 @@ type Record struct {
 	// RootMapped: the container's user namespace maps root to a non-zero
 	// host uid, so root inside may stay root in exec'd processes.
 	RootMapped bool
-	// Attest is the mode of the attestation hook injected at create
-	// ("" without one). Attested is the hook's verdict once it ran and
-	// AttestError the failure it reported (both appended by the hook).
-	Attest, Attested, AttestError string
+	// Attest is the attestation mode and Promise the promise (as
+	// `secshim attest` flags) that the first start checks; empty when
+	// nothing is attested at start (attest.go).
+	Attest  string
+	Promise []string
+	// PidFile is the --pid-file the engine gave create: where start finds
+	// the container's pid without asking the backend.
+	PidFile string
 }
 
 // recordPath names a container's record. Engines keep separate state
@@ -63,6 +67,12 @@ func SaveRecord(path string, r *Record) error {
 	b = append(b, '\n')
 	if r.Attest != "" {
 		b = append(append(append(b, "attest "...), r.Attest...), '\n')
+	}
+	for _, a := range r.Promise {
+		b = append(append(append(b, "promise "...), a...), '\n')
+	}
+	if r.PidFile != "" {
+		b = append(append(append(b, "pidfile "...), r.PidFile...), '\n')
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -121,35 +131,16 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 			r.RootMapped = val == "true"
 		case "attest":
 			r.Attest = val
-		case "attested":
-			r.Attested = val
-		case "attest-error":
-			r.AttestError = val
+		case "promise":
+			r.Promise = append(r.Promise, val)
+		case "pidfile":
+			r.PidFile = val
 		}
 	}
 	if r.Backend.Path == "" || !filepath.IsAbs(r.Backend.Path) {
 		return nil, false, fmt.Errorf("state %s: no absolute backend path", path)
 	}
 	return r, true, nil
-}
-
-// noteAttested appends the hook's verdict (and a failure's message) to a
-// record, in one O_APPEND write: `start` reads it to fail when the hook
-// ran there (crun) and killed the container.
-func noteAttested(path, verdict, msg string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
-	}
-	b := append(append([]byte("attested "), verdict...), '\n')
-	if msg != "" {
-		b = append(append(append(b, "attest-error "...), strings.ReplaceAll(msg, "\n", " ")...), '\n')
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // profile is the recorded profile name; "" without a record.

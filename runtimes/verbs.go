@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,12 +62,19 @@ func (r *call) create() error {
 	root, _ := r.inv.Global("root")
 	rootMapped, _ := res.State[hardening.RootMappedState].(bool)
 	// The poststart hook that attests the running process (attest.go).
-	if d.Attest, err = r.injectAttest(f.Root, sel.Profile, res, root, &d); err != nil {
+	var promise []string
+	if d.Attest, promise, err = r.injectAttest(f.Root, sel.Profile, res, &d); err != nil {
 		return refuse(fmt.Errorf("attestation: %w", err))
 	}
 	rec := &Record{Backend: *r.backend, Profile: sel.Profile.Name, Caps: res.Caps, NoNewPrivileges: res.NoNewPrivileges, RootMapped: rootMapped}
-	if d.Attest.Verdict == verdictPending {
-		rec.Attest = d.Attest.Mode
+	if promise != nil {
+		rec.Attest, rec.Promise = d.Attest.Mode, promise
+		if pf, ok := r.inv.Flag("pid-file"); ok && pf != "" {
+			if !filepath.IsAbs(pf) {
+				pf = filepath.Join(cwd, pf)
+			}
+			rec.PidFile = pf
+		}
 	}
 	if err := SaveRecord(RecordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
 		return refuse(err)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/secshim/secshim/tests/testenv"
 )
@@ -137,7 +136,9 @@ func stripperWith(t *testing.T, runtime, filter string) string {
 	if err != nil {
 		t.Skip(runtime + " not installed")
 	}
-	path := filepath.Join(t.TempDir(), "stripper")
+	// Named after the runtime it wraps: secshim knows runc's init holds
+	// everything before start (attest.go, finalBeforeStart).
+	path := filepath.Join(t.TempDir(), runtime)
 	script := `#!/bin/sh
 # A runtime that ignores noNewPrivileges and seccomp: strips them, runs the real one.
 bundle=.
@@ -187,7 +188,8 @@ func stripperSetupWith(t *testing.T, mode, runtime, script string) *setup {
 func TestAttestCatchesStripper(t *testing.T) {
 	t.Run("enforce", func(t *testing.T) {
 		s := stripperSetup(t, "enforce", "runc")
-		id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "echo started-user-process; sleep 30")
+		marks := t.TempDir()
+		id, out, errOut, code := runNamed(t, s.pm, s.runArgs("-v", marks+":/marks"), "sh", "-c", "touch /marks/ran; sleep 30")
 		if code == 0 {
 			t.Fatalf("podman run succeeded on a backend that ignores the spec\n%s", out)
 		}
@@ -196,8 +198,17 @@ func TestAttestCatchesStripper(t *testing.T) {
 				t.Errorf("podman's error lacks %q:\n%s", want, errOut)
 			}
 		}
-		if strings.Contains(out, "started-user-process") {
-			t.Errorf("the user process ran: %q", out)
+		// On runc the check runs before start: the user's process never ran.
+		if _, err := os.Stat(filepath.Join(marks, "ran")); err == nil {
+			t.Error("the user process ran")
+		}
+		// Control: the same container on runc alone leaves the mark.
+		ctl := s.env.Podman().WithRuntime("runc")
+		name := testenv.Name()
+		ctl.RemoveOnCleanup(name)
+		ctl.MustRun(append(s.runArgs("-v", marks+":/marks", "--name", name), testenv.Image, "touch", "/marks/ran")...)
+		if _, err := os.Stat(filepath.Join(marks, "ran")); err != nil {
+			t.Errorf("control: no mark: %v", err)
 		}
 		ls := attestLines(t, s.logFile(), id)
 		if len(ls) != 1 || ls[0].Attest.Verdict != "fail" || ls[0].Attest.Action != "killed" || len(ls[0].Attest.Mismatches) != 2 {
@@ -279,50 +290,40 @@ func TestAttestSandbox(t *testing.T) {
 	}
 }
 
-// TestAttestHookNeverRan: a backend that drops the poststart hook (as if
-// it ran no hooks) never reports a verdict; start must not leave that
-// container running unattested.
-func TestAttestHookNeverRan(t *testing.T) {
-	jq, err := exec.LookPath("jq")
-	if err != nil {
-		t.Skip("jq not installed")
-	}
+// TestAttestDirect: secshim called as an engine without Podman. Without
+// --pid-file, start finds the pid through the backend's state; `run`
+// (create and start in one call) is attested by the poststart hook, which
+// fails runc's run on a backend that drops the promise.
+func TestAttestDirect(t *testing.T) {
 	d := newDirect(t, "")
-	script := filepath.Join(d.dir, "hookless")
-	os.WriteFile(script, []byte(`#!/bin/sh
-for a in "$@"; do
-	case "$a" in create) `+jq+` 'del(.hooks.poststart)' config.json > config.json.x && mv config.json.x config.json || exit 1 ;; esac
-done
-exec `+runcPath(t)+` "$@"
-`), 0o755)
-	os.WriteFile(d.config, []byte(fmt.Sprintf("default_backend = \"hookless\"\nstate_dir = %q\n[backends.hookless]\npath = %q\n",
-		filepath.Join(d.dir, "state"), script)), 0o644)
 	id := testenv.Name()
 	t.Cleanup(func() { d.runc("delete", "--force", id) })
-	cmd := []string{"--root", d.root}
-	// create runs in the bundle (the script edits ./config.json).
-	wd, _ := os.Getwd()
-	os.Chdir(d.bundle)
-	d.mustRun("", append(cmd, "create", id)...)
-	os.Chdir(wd)
-	if st, _ := d.runc("state", id); !strings.Contains(st, `"created"`) {
-		t.Fatalf("not created: %s", st)
+	root := []string{"--root", d.root}
+	d.mustRun("", append(root, "create", "--bundle", d.bundle, id)...)
+	d.mustRun("", append(root, "start", id)...)
+	if st, _ := d.runc("state", id); !strings.Contains(st, `"running"`) {
+		t.Fatalf("not running: %s", st)
 	}
-	_, errOut, code := d.run("", append(cmd, "start", id)...)
-	if code == 0 || !strings.Contains(errOut, "attestation hook did not report") || !strings.Contains(errOut, "killed") {
-		t.Errorf("start: exit %d, %q", code, errOut)
+	ls := attestLines(t, filepath.Join(d.dir, "decisions.log"), id)
+	if len(ls) != 1 || ls[0].Attest.Verdict != "pass" || ls[0].Attest.Pid <= 0 {
+		t.Errorf("attest lines %+v", ls)
 	}
-	// Killed: stopped, or already gone from runc's state.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st, _ := d.runc("state", id)
-		if !strings.Contains(st, `"running"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still running: %s", st)
-		}
-		time.Sleep(20 * time.Millisecond)
+
+	// run: the hook, on a backend that strips the promise.
+	script := stripper(t, "runc")
+	os.WriteFile(d.config, []byte(fmt.Sprintf("default_backend = \"stripper\"\nstate_dir = %q\n[log]\nfile = %q\n[backends.stripper]\npath = %q\n",
+		filepath.Join(d.dir, "state"), filepath.Join(d.dir, "decisions.log"), script)), 0o644)
+	id2 := testenv.Name()
+	t.Cleanup(func() { d.runc("delete", "--force", id2) })
+	_, errOut, code := d.run("", append(root, "run", "--detach", "--bundle", d.bundle, id2)...)
+	if code == 0 || !strings.Contains(errOut, "attestation failed, container killed") || !strings.Contains(errOut, "NoNewPrivs is 0, promised 1") {
+		t.Errorf("run on the stripper: exit %d, %q", code, errOut)
+	}
+	if ls := attestLines(t, filepath.Join(d.dir, "decisions.log"), id2); len(ls) != 1 || ls[0].Attest.Verdict != "fail" || ls[0].Attest.Action != "killed" {
+		t.Errorf("run: attest lines %+v", ls)
+	}
+	if st, _ := d.runc("state", id2); strings.Contains(st, `"running"`) {
+		t.Errorf("run: still running: %s", st)
 	}
 }
 
