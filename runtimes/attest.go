@@ -245,7 +245,10 @@ func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardenin
 		return nil, nil, fmt.Errorf("cannot resolve secshim's own path for the hook: %w", err)
 	}
 	args := []string{"secshim", "attest", "--id", r.inv.ID, "--mode", mode, "--backend", r.backend.Name,
-		"--profile", p.Name}
+		"--profile", p.Name, "--state-dir", r.cfg.StateDir}
+	if root, _ := r.inv.Global("root"); root != "" {
+		args = append(args, "--root", root)
+	}
 	if r.cfg.Path != "" {
 		args = append(args, "--config", r.cfg.Path)
 	}
@@ -405,7 +408,8 @@ func appendAttest(b []byte, v *attestVerdict) []byte {
 const attestUsage = `usage: secshim attest --id ID [--mode enforce|audit] [--caps HEX] [--ambient HEX]
                       [--nnp] [--seccomp] [--readonly-root] [--ns TYPE,...]
                       [--pids N] [--memory BYTES] [--selinux LABEL] [--apparmor PROFILE]
-                      [--backend B] [--profile P] [--config FILE] < state.json
+                      [--backend B] [--profile P] [--state-dir DIR] [--root ROOT]
+                      [--config FILE] < state.json
 
 The OCI poststart hook secshim adds to a spec at run and restore; not meant
 to be run by hand. Reads the container state (its pid) on stdin, compares
@@ -502,8 +506,6 @@ func (pr *promise) dropUncheckable(host *hardening.Host) (unchecked []string) {
 func (a *admin) attest(args []string) int {
 	start := time.Now()
 	known := map[string]bool{"id": true, "mode": true, "backend": true, "profile": true, "config": true, "help": false,
-		// Accepted and ignored: the hook of a container created by an
-		// earlier secshim passes them.
 		"state-dir": true, "root": true}
 	for k, v := range promiseFlags {
 		known[k] = v
@@ -548,6 +550,17 @@ func (a *admin) attest(args []string) int {
 		cfg = DefaultConfig()
 	}
 	SyslogSocket = cfg.Log.syslogSocket()
+	stateDir := flags["state-dir"]
+	if stateDir == "" {
+		stateDir = cfg.StateDir
+	}
+	// The record (written by secshim, not in the bundle a later hook
+	// could edit) is the stricter source for what the container was
+	// allowed.
+	if rec, ok, _ := loadRecord(RecordPath(stateDir, flags["root"], flags["id"])); ok {
+		pr.Caps &= rec.Caps
+		pr.NoNewPrivs = pr.NoNewPrivs || rec.NoNewPrivileges
+	}
 
 	d := Decision{ID: flags["id"], Verb: "attest", Backend: flags["backend"], Profile: flags["profile"],
 		Attest: &attestVerdict{Mode: mode}}

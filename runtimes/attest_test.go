@@ -353,7 +353,7 @@ func TestInjectAttest(t *testing.T) {
 		t.Fatalf("create: %+v %q %v changed=%v", v, promise, err, doc.Changed())
 	}
 	// run: a poststart hook.
-	r.inv.Verb = "run"
+	r.inv = &Invocation{ID: "c1", Verb: "run", Globals: []Flag{{Name: "root", Value: "/run/root"}}}
 	v, promise, err = r.injectAttest(doc, p, res, &d)
 	if err != nil || v == nil || v.Verdict != verdictPending || v.Mode != AttestEnforce || promise != nil {
 		t.Fatalf("runc: %+v %v", v, err)
@@ -380,7 +380,7 @@ func TestInjectAttest(t *testing.T) {
 		t.Errorf("hook path %q, want %q", hs[1].Path, self)
 	}
 	want := []string{"secshim", "attest", "--id", "c1", "--mode", "enforce", "--backend", "runc", "--profile", "baseline",
-		"--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}
+		"--state-dir", r.cfg.StateDir, "--root", "/run/root", "--caps", "800405fb", "--ambient", "0", "--nnp", "--seccomp"}
 	if !reflect.DeepEqual(hs[1].Args, want) {
 		t.Errorf("args\n  %q\nwant\n  %q", hs[1].Args, want)
 	}
