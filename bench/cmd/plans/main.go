@@ -5,7 +5,8 @@
 //	                       runc and crun direct, each also on the config
 //	                       secshim writes for each profile that changes it,
 //	                       secshim with each profile on each backend, and
-//	                       (podman size) the C and Go exec-only references
+//	                       (podman size) the C and Go exec-only references and
+//	                       baseline with attestation off
 //	handoff.json           secshim create alone, handing off to a backend that
 //	                       does nothing (bench/c/exit0.c), per profile and size,
 //	                       against that backend called directly and through the
@@ -135,7 +136,8 @@ func lifecycle(size string, rounds int) plan {
 			Env:   env,
 			Reset: []cp{{pristine, filepath.Join(bundle, "config.json")}},
 			Steps: []step{
-				{"create", cmd("create", "--bundle", bundle, "{id}")},
+				// Engines pass --pid-file; secshim's start reads the pid there.
+				{"create", cmd("create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), "{id}")},
 				{"start", cmd("start", "{id}")},
 				{"delete", cmd("delete", "--force", "{id}")},
 			},
@@ -178,6 +180,17 @@ func lifecycle(size string, rounds int) plan {
 				p.Compare = append(p.Compare, comparison{name, b.name + "-hardened-" + prof, nil})
 			}
 			if size == "podman" && b.name == "runc" {
+				p.Compare = append(p.Compare, comparison{name, "execgo-runc", nil})
+			}
+		}
+	}
+	// Attestation's own cost: baseline with [policy] attest = "off".
+	if size == "podman" {
+		for _, b := range backends() {
+			name := "secshim-baseline-" + b.name + "-noattest"
+			add(name, []string{"SECSHIM_CONFIG=" + w("conf", "baseline-"+b.name+"-noattest.toml")}, []string{w("bin", "secshim")}, b)
+			p.Compare = append(p.Compare, comparison{"secshim-baseline-" + b.name, name, nil}, comparison{name, b.name, nil})
+			if b.name == "runc" {
 				p.Compare = append(p.Compare, comparison{name, "execgo-runc", nil})
 			}
 		}

@@ -45,6 +45,11 @@ func main() {
 				data, err := bench.Profile(p, b, state, *logFile, extra)
 				must(err)
 				must(os.WriteFile(filepath.Join(*confOut, p+"-"+b+".toml"), data, 0o644))
+				if p == "baseline" && b != "probe" {
+					// [policy] is the template's last table.
+					off := append(data, "attest = \"off\"\n"...)
+					must(os.WriteFile(filepath.Join(*confOut, p+"-"+b+"-noattest.toml"), off, 0o644))
+				}
 			}
 		}
 	}
