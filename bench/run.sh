@@ -62,6 +62,9 @@ if [ "${SECSHIM_BENCH_IN_NS:-}" != 1 ]; then
   fi
   made_etc=0
   if [ ! -e /etc/secshim ]; then mkdir /etc/secshim; made_etc=1; fi
+  # Mount points for Podman's default storage paths (see inside); Podman
+  # creates the same directories on first use.
+  mkdir -p /var/lib/containers/storage /run/containers/storage /run/libpod
   rc=0
   SECSHIM_BENCH_IN_NS=1 unshare --mount --propagation private "$0" \
     $([ $quick = 1 ] && echo --quick) ${only:+--only "$only"} --work "$work" --results "$results" || rc=$?
@@ -76,6 +79,16 @@ if mountpoint -q /sys/fs/cgroup/unified 2>/dev/null; then
   mount -t tmpfs none /sys/fs/cgroup/unified
 fi
 mount -t tmpfs -o mode=0755 none /etc/secshim
+# Podman's default storage paths, as a real `podman run` uses them: the
+# mounts control judges bind sources under engine storage (its allow list)
+# without resolving the policy's path lists, and Podman's own bind sources
+# (hosts, resolv.conf, shm...) all live there. The benchmark's own storage
+# is mounted on those paths, only inside this namespace: the host's Podman
+# storage is neither used nor touched.
+mkdir -p "$work/podman-store/root"
+mount --bind "$work/podman-store/root" /var/lib/containers/storage
+mount -t tmpfs -o mode=0700 none /run/containers/storage
+mount -t tmpfs -o mode=0700 none /run/libpod
 
 if [ $quick = 1 ]; then
   R_PODMAN=30 R_OTHER=15 R_PASS=100 R_HAND=60 R_E2E=8 HF_RUNS=10 HF_FLOOR=100 COLD_N=20 BT=50ms BC=3
@@ -88,10 +101,12 @@ CRUN=$(command -v crun || true)
 PODMAN_BIN=$(command -v podman || true)
 mkdir -p "$work"/{bin,specs,conf,root,bundles,state,state-probe,scratch} "$results"
 B=$work/bin
-# Podman's storage of its own: the image is imported once and kept; nothing
-# the host's Podman (or concurrent tests) use is touched.
-PODMAN=("$PODMAN_BIN" --root "$work/podman/root" --runroot "$work/podman/runroot" --tmpdir "$work/podman/tmp"
+# Podman's storage of its own, at the default paths (mounted above): the
+# image is imported once and kept.
+PODMAN=("$PODMAN_BIN" --root /var/lib/containers/storage --runroot /run/containers/storage --tmpdir /run/libpod
         --cgroup-manager cgroupfs --events-backend file)
+# The lifecycle fixtures' bind sources, where Podman keeps a container's.
+USERDATA=/run/containers/storage/overlay-containers/secshim-bench/userdata
 IMAGE=localhost/secshim-busybox:latest
 export CONTAINERS_CONF=$work/containers.conf
 
@@ -153,7 +168,7 @@ fi
 hard_nofile=$(ulimit -Hn)
 max_rl=1024; [ "$hard_nofile" != unlimited ] && [ "$hard_nofile" -lt $max_rl ] && max_rl=$hard_nofile
 backends=runc; [ -n "$CRUN" ] && backends=runc,crun
-"$B/prepare" -runc-spec "$work/runc-spec.json" -podman "$golden" -rootfs "$work/rootfs" -out "$work/specs" \
+"$B/prepare" -runc-spec "$work/runc-spec.json" -podman "$golden" -rootfs "$work/rootfs" -out "$work/specs" -userdata "$USERDATA" \
   -max-rlimit "$max_rl" -conf-out "$work/conf" -state-dir "$work/state" -log-file "$work/decisions.log" \
   -backends "$backends" -probe "$B/exit0"
 "$B/plans" -work "$work" -runc "$RUNC" -crun "$CRUN" -rounds-podman $R_PODMAN -rounds-other $R_OTHER \

@@ -57,7 +57,8 @@ func getFixtures(tb testing.TB) *fixtures {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if f.specs[SizePodman], err = Podman(golden, "/nonexistent", filepath.Join(dir, "userdata"), 1024); err != nil {
+		// Bind sources where Podman keeps them (run.sh's fixtures too).
+		if f.specs[SizePodman], err = Podman(golden, "/nonexistent", "/run/containers/storage/overlay-containers/secshim-bench/userdata", 1024); err != nil {
 			tb.Fatal(err)
 		}
 		if f.specs[SizeLarge], err = Large(f.specs[SizePodman]); err != nil {

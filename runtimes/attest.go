@@ -628,7 +628,7 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) st
 	}
 	proc := procDir + "/" + strconv.Itoa(pid)
 	deadline := time.Now().Add(window)
-	pause := time.Millisecond
+	pause := 100 * time.Microsecond
 	var failure string
 	for {
 		ms, gone, err := readAndCompare(proc, pr)

@@ -103,17 +103,19 @@ func TestCheckRunningContainers(t *testing.T) {
 			"privileged": "pass", "capabilities": "pass", "seccomp": "pass", "devices": "pass",
 			"no_new_privileges": "pass", "user": "fail",
 			"capabilities.live": "pass", "seccomp.live": "pass", "no_new_privileges.live": "pass",
-			"namespaces.live": "pass", "user.live": "fail",
+			"namespaces.live": "pass", "user.live": "fail", "masked_paths": "pass", "pids.live": "pass",
 		}},
 		{"default", nil, 1, map[string]string{
 			"user": "fail", "rootfs": "warn", "capabilities": "pass", "seccomp": "pass",
 			"user.live": "fail", "rootfs.live": "warn", "seccomp.live": "pass", "no_new_privileges.live": "pass",
+			"pids.live": "pass", "memory.live": "warn", "sysctls": "pass",
 		}},
 		{"restricted", []string{"--annotation", "io.secshim.profile=restricted"}, 0, map[string]string{
 			"user": "pass", "rootfs": "pass", "capabilities": "pass", "privileged": "pass", "seccomp": "pass",
 			"no_new_privileges": "pass", "memory": "pass", "pids": "pass",
 			"user.live": "pass", "rootfs.live": "pass", "capabilities.live": "pass", "seccomp.live": "pass",
-			"no_new_privileges.live": "pass", "namespaces.live": "pass",
+			"no_new_privileges.live": "pass", "namespaces.live": "pass", "pids.live": "pass", "memory.live": "pass",
+			"masked_paths": "pass", "sysctls": "pass",
 		}},
 	}
 	ids := map[string]string{}

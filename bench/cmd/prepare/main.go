@@ -4,7 +4,7 @@
 // secshim config of each profile for each backend (PROFILE-BACKEND.toml;
 // backend "probe" is -probe, a do-nothing program for the RSS figures).
 //
-//	prepare -runc-spec runc-spec.json -podman podman-default.json -rootfs DIR -out DIR [-max-rlimit N]
+//	prepare -runc-spec runc-spec.json -podman podman-default.json -rootfs DIR -out DIR [-max-rlimit N] [-userdata DIR]
 //	        [-conf-out DIR -state-dir DIR -log-file FILE -backends runc,crun -probe PATH]
 package main
 
@@ -29,6 +29,7 @@ func main() {
 	logFile := flag.String("log-file", "", "the configs' log file")
 	backends := flag.String("backends", "runc,crun", "backends to write configs for")
 	probe := flag.String("probe", "", "path of the do-nothing backend (configs PROFILE-probe.toml)")
+	userdataDir := flag.String("userdata", "", "where the bind-mounted files go (default OUT/userdata)")
 	flag.Parse()
 	if *confOut != "" {
 		must(os.MkdirAll(*confOut, 0o755))
@@ -57,7 +58,10 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	userdata := filepath.Join(*out, "userdata")
+	userdata := *userdataDir
+	if userdata == "" {
+		userdata = filepath.Join(*out, "userdata")
+	}
 	must(os.MkdirAll(filepath.Join(userdata, "shm"), 0o755))
 	for name, content := range map[string]string{
 		"hosts":         "127.0.0.1 localhost\n",
