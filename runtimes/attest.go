@@ -684,7 +684,7 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) st
 // readAndCompare reads the process's state once; gone: it has exited
 // (a zombie keeps its status, but its other state is going).
 func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err error) {
-	b, err := os.ReadFile(proc + "/status")
+	b, err := readProc(proc + "/status")
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 		return nil, true, nil
 	}
@@ -700,7 +700,7 @@ func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err erro
 	}
 	ms = pr.compare(s)
 	if pr.ReadonlyRoot {
-		mi, err := os.ReadFile(proc + "/mountinfo")
+		mi, err := readProc(proc + "/mountinfo")
 		// A zombie has no mount namespace left: EINVAL, or nothing.
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EINVAL) || err == nil && len(mi) == 0 {
 			return nil, true, nil

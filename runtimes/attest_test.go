@@ -625,3 +625,26 @@ func BenchmarkInjectAttest(b *testing.B) {
 		doc.Bytes()
 	}
 }
+
+func TestReadProc(t *testing.T) {
+	for _, p := range []string{"/proc/self/status", "/proc/self/mountinfo", "/proc/self/cgroup"} {
+		got, err := readProc(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Same content as os.ReadFile (the files are stable in shape;
+		// compare the keys of status, the line count of the others).
+		want, _ := os.ReadFile(p)
+		if bytes.Count(got, []byte("\n")) != bytes.Count(want, []byte("\n")) || len(got) < 10 {
+			t.Errorf("%s: %d lines, want %d", p, bytes.Count(got, []byte("\n")), bytes.Count(want, []byte("\n")))
+		}
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	os.WriteFile(big, bytes.Repeat([]byte("x"), 10000), 0o644)
+	if b, err := readProc(big); err != nil || len(b) != 10000 {
+		t.Errorf("10000 bytes: %d %v", len(b), err)
+	}
+	if _, err := readProc("/proc/self/nonexistent"); !os.IsNotExist(err) {
+		t.Errorf("missing: %v", err)
+	}
+}

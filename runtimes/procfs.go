@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,6 +24,31 @@ var (
 	cgroupRoot = "/sys/fs/cgroup"
 	selfNSDir  = "/proc/self/ns"
 )
+
+// readProc reads a /proc file. /proc files report size 0, so os.ReadFile
+// starts from 512 bytes and reads a status file in four calls; one 4 KiB
+// read takes most in one.
+func readProc(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, 0, 4096)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF || err == nil && n == 0 {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
 
 // procState is what attestation reads of /proc/<pid>/status.
 type procState struct {
@@ -162,7 +188,7 @@ const v1Unlimited = 1 << 62
 // one, else the unified (v2) hierarchy when it is mounted at cgroupRoot.
 // Paths are as the reader's cgroup namespace sees them: read from the host.
 func cgroupLimits(procDir string) (pids, memory cgroupLimit, err error) {
-	data, err := os.ReadFile(filepath.Join(procDir, "cgroup"))
+	data, err := readProc(filepath.Join(procDir, "cgroup"))
 	if err != nil {
 		return pids, memory, err
 	}

@@ -27,6 +27,7 @@ type attestLine struct {
 		Mismatches []struct {
 			Field, Promised, Got string
 		} `json:"mismatches"`
+		Unchecked []string `json:"unchecked"`
 	} `json:"attest"`
 }
 
@@ -328,13 +329,13 @@ func TestAttestDirect(t *testing.T) {
 }
 
 // TestAttestCatchesNamespacesAndLimits: a backend that drops the pid
-// namespace and the pids limit leaves the container in the host's pid
-// namespace with no pids.max: both are caught from /proc/<pid>/ns and the
-// container's cgroup.
+// namespace and the pids and memory limits leaves the container in the
+// host's pid namespace with unlimited cgroups: each is caught from
+// /proc/<pid>/ns and the container's cgroup.
 func TestAttestCatchesNamespacesAndLimits(t *testing.T) {
-	script := stripperWith(t, "runc", `del(.linux.resources.pids) | .linux.namespaces |= map(select(.type != "pid"))`)
+	script := stripperWith(t, "runc", `del(.linux.resources.pids) | del(.linux.resources.memory) | .linux.namespaces |= map(select(.type != "pid"))`)
 	s := stripperSetupWith(t, "audit", "runc", script)
-	id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "echo pid=$$; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null; sleep 0.3")
+	id, out, errOut, code := runNamed(t, s.pm, s.runArgs("--memory", "64m"), "sh", "-c", "echo pid=$$; sleep 0.3")
 	if code != 0 {
 		t.Fatalf("audit: exit %d\n%s%s", code, out, errOut)
 	}
@@ -350,7 +351,26 @@ func TestAttestCatchesNamespacesAndLimits(t *testing.T) {
 	for _, m := range ls[0].Attest.Mismatches {
 		got[m.Field] = m.Got
 	}
-	if got["ns/pid"] != "the host's (the runtime's own)" || got["pids.max"] != "unlimited" || len(got) != 2 {
-		t.Errorf("mismatches %+v, want ns/pid and pids.max", ls[0].Attest.Mismatches)
+	if got["ns/pid"] != "the host's (the runtime's own)" || got["pids.max"] != "unlimited" || got["memory limit"] != "unlimited" || len(got) != 3 {
+		t.Errorf("mismatches %+v, want ns/pid, pids.max and memory limit", ls[0].Attest.Mismatches)
+	}
+}
+
+// TestAttestLSMLabel: where the host enforces SELinux or AppArmor, the
+// label the spec promises is the one the process holds.
+func TestAttestLSMLabel(t *testing.T) {
+	selinux, _ := os.ReadFile("/sys/fs/selinux/enforce")
+	apparmor, _ := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if len(selinux) == 0 && !strings.HasPrefix(string(apparmor), "Y") {
+		t.Skip("neither SELinux nor AppArmor is enabled on this host: the label check is covered by runtimes' unit tests (TestReadAndCompareLive)")
+	}
+	s := newSetup(t, backends()[0], "")
+	id, out, errOut, code := runNamed(t, s.pm, s.runArgs(), "sh", "-c", "cat /proc/self/attr/current; sleep 0.5")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	ls := attestLines(t, s.logFile(), id)
+	if len(ls) != 1 || ls[0].Attest.Verdict != "pass" || len(ls[0].Attest.Unchecked) != 0 {
+		t.Fatalf("attest lines %+v", ls)
 	}
 }
