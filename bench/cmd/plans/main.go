@@ -169,6 +169,13 @@ func lifecycle(size string, rounds int) plan {
 		add("execc-runc", base, []string{w("bin", "execc"), rc.path}, rc)
 		add("execgo-runc", base, []string{w("bin", "execgo"), rc.path}, rc)
 		p.Compare = append(p.Compare, comparison{"execc-runc", "runc", nil}, comparison{"execgo-runc", "runc", nil})
+		// The Go exec-only program on the config secshim writes: the
+		// reference for start and delete of a hardened container, whose
+		// runc start and delete differ from the original's.
+		if hardened["baseline"] {
+			add("execgo-runc-hardened-baseline", base, []string{w("bin", "execgo"), rc.path}, rc)
+			p.Arms[len(p.Arms)-1].Reset[0].From = w("specs", size+"-baseline.hardened.json")
+		}
 	}
 	for _, b := range backends() {
 		for _, prof := range profiles {
@@ -192,6 +199,10 @@ func lifecycle(size string, rounds int) plan {
 			p.Compare = append(p.Compare, comparison{"secshim-baseline-" + b.name, name, nil}, comparison{name, b.name, nil})
 			if b.name == "runc" {
 				p.Compare = append(p.Compare, comparison{name, "execgo-runc", nil})
+				if hardened["baseline"] {
+					p.Compare = append(p.Compare, comparison{name, "execgo-runc-hardened-baseline", nil},
+						comparison{"secshim-baseline-runc", "execgo-runc-hardened-baseline", nil})
+				}
 			}
 		}
 	}
