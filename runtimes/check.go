@@ -461,7 +461,14 @@ func (a *admin) checkSpec(rep *checkReport, path string, data []byte) error {
 	if len(found.sysctls) > 0 {
 		rep.add("sysctls", "sysctls", "", "Sysctls", chkFail, "outside the safe set: "+strings.Join(found.sysctls, ", "))
 	} else {
-		rep.add("sysctls", "sysctls", "", "Sysctls", chkPass, fmt.Sprintf("%d sysctls, all in the safe set", len(linux.Sysctl)))
+		d := fmt.Sprintf("%d sysctls, all in the safe set", len(linux.Sysctl))
+		switch len(linux.Sysctl) {
+		case 0:
+			d = "no sysctl set"
+		case 1:
+			d = "1 sysctl, in the safe set"
+		}
+		rep.add("sysctls", "sysctls", "", "Sysctls", chkPass, d)
 	}
 
 	// credentials in the environment
