@@ -54,6 +54,14 @@ func RecordPath(stateDir, root, id string) string {
 // already exists (an ID reused after a crash) is replaced atomically, so
 // a reader sees the old or the new one, never a torn file.
 func SaveRecord(path string, r *Record) error {
+	// One value a line: a line break in a value (a label from the spec
+	// ends up in the promise) would let it write lines of its own, such
+	// as a wider "caps".
+	for _, v := range append(append([]string{r.Backend.Name, r.Backend.Path, r.Profile, r.Attest, r.PidFile}, r.Backend.Args...), r.Promise...) {
+		if strings.ContainsAny(v, "\n\r") {
+			return fmt.Errorf("state: %q: a line break cannot be recorded", v)
+		}
+	}
 	b := make([]byte, 0, 256)
 	b = append(append(append(b, "backend "...), r.Backend.Name...), '\n')
 	b = append(append(append(b, "path "...), r.Backend.Path...), '\n')

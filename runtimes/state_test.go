@@ -1,8 +1,10 @@
 package runtimes
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/secshim/secshim/hardening"
@@ -35,5 +37,22 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	if _, ok, err := loadRecord(filepath.Join(dir, "none")); ok || err != nil {
 		t.Errorf("missing record: ok %v err %v", ok, err)
+	}
+}
+
+// A value from the spec (a label in the attestation promise) cannot add
+// lines to the record: a record is one value a line.
+func TestSaveRecordRefusesLineBreaks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "default", "c1")
+	for _, r := range []*Record{
+		{Backend: Backend{Name: "runc", Path: "/usr/sbin/runc"}, Attest: AttestEnforce, Promise: []string{"--selinux", "x\ncaps ffffffffffffffff"}},
+		{Backend: Backend{Name: "runc", Path: "/usr/sbin/runc"}, PidFile: "/run/p\rid"},
+	} {
+		if err := SaveRecord(path, r); err == nil || !strings.Contains(err.Error(), "line break") {
+			t.Errorf("%+v: %v", r, err)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Errorf("a record was written: %v", err)
+		}
 	}
 }
