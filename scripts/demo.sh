@@ -21,5 +21,7 @@ for flags in "" "--privileged"; do
 	echo "-- through secshim:"
 	podman run --rm "${ul[@]}" --runtime secshim $flags "$img" sh -c "$show"
 done
-echo "== what secshim decided, per container (from /var/log/secshim/secshim.log)"
-tail -n 2 /var/log/secshim/secshim.log | jq -c "{id: .id[0:12], profile, changed: ([.changes[].control] | unique)}"
+echo "== what secshim decided and found, per container (from /var/log/secshim/secshim.log)"
+# Two lines per container: create (what it changed) and attest (what the
+# kernel showed at start).
+tail -n 4 /var/log/secshim/secshim.log | jq -c '{id: .id[0:12], verb, profile, changed: ([.changes[].control] | unique), attest: .attest.verdict}'
