@@ -603,7 +603,7 @@ func (a *admin) attestState(d *Decision, pr promise) string {
 	if st.Pid <= 0 {
 		return fail("the state on stdin has no pid")
 	}
-	return attestPid(d, st.Pid, pidfdOf(st.Pid), pr, attestWait)
+	return attestPid(d, st.Pid, pidfdOf(st.Pid), pr, attestWait, nil)
 }
 
 // pidfdOf pins a process so that a kill cannot hit a reused pid; -1 when
@@ -620,15 +620,43 @@ func pidfdOf(pid int) int {
 // to window before it counts, and fills d.Attest. In enforce mode a
 // failure kills the process. It closes pidfd and returns the failure's
 // message, "" for a pass or an exited process.
-func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) string {
+//
+// With preExec (the init's executable before start, exeOf), the process is
+// first waited for until it has exec'd the user's program, up to
+// attestExecWait: from then on everything is applied and one read is
+// final, however long a loaded host took to get there.
+func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration, preExec *fileID) string {
 	v := d.Attest
 	v.Pid = pid
 	if pidfd >= 0 {
 		defer unix.Close(pidfd)
 	}
 	proc := procDir + "/" + strconv.Itoa(pid)
-	deadline := time.Now().Add(window)
 	pause := 100 * time.Microsecond
+	if preExec != nil {
+		execDeadline := time.Now().Add(attestExecWait)
+		for {
+			id, err := exeOf(proc)
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+				v.Verdict, v.Reason = verdictExited, "the process exited before it could be read"
+				return ""
+			}
+			if err != nil {
+				break // not comparable: the re-read window decides
+			}
+			if id != *preExec {
+				window = 0 // exec'd: what it holds now is final
+				break
+			}
+			if time.Now().After(execDeadline) {
+				return attestFailed(d, pid, pidfd, fmt.Errorf("the container's process had not started its program %v after start", attestExecWait))
+			}
+			time.Sleep(pause)
+			pause = min(2*pause, 32*time.Millisecond)
+		}
+	}
+	deadline := time.Now().Add(window)
+	pause = 100 * time.Microsecond
 	var failure string
 	for {
 		ms, gone, err := readAndCompare(proc, pr)
@@ -637,9 +665,7 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) st
 			return ""
 		}
 		if err != nil {
-			v.Verdict, v.Reason = verdictError, err.Error()
-			failure = fmt.Sprintf("attestation of container %s failed: %s", d.ID, err)
-			break
+			return attestFailed(d, pid, pidfd, err)
 		}
 		v.Mismatches = ms
 		if len(ms) == 0 {
@@ -661,6 +687,19 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) st
 		time.Sleep(pause)
 		pause = min(2*pause, 32*time.Millisecond)
 	}
+	return act(d, pid, pidfd, failure)
+}
+
+// attestFailed records err as the verdict "error" and acts on it.
+func attestFailed(d *Decision, pid, pidfd int, err error) string {
+	d.Attest.Verdict, d.Attest.Reason = verdictError, err.Error()
+	return act(d, pid, pidfd, fmt.Sprintf("attestation of container %s failed: %s", d.ID, err))
+}
+
+// act carries out the mode on a failed attestation: audit logs, enforce
+// kills the process. It returns the message for the verb's error.
+func act(d *Decision, pid, pidfd int, failure string) string {
+	v := d.Attest
 	if v.Mode == AttestAudit {
 		v.Action = "logged"
 		return "attestation (audit): " + failure
@@ -680,6 +719,22 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration) st
 	}
 	return failure + "; container killed"
 }
+
+// fileID identifies a file: device and inode.
+type fileID struct{ Dev, Ino uint64 }
+
+// exeOf identifies the program a process runs (/proc/PID/exe, followed).
+func exeOf(proc string) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(proc+"/exe", &st); err != nil {
+		return fileID{}, &os.PathError{Op: "stat", Path: proc + "/exe", Err: err}
+	}
+	return fileID{st.Dev, st.Ino}, nil
+}
+
+// attestExecWait bounds how long start waits for the container's process
+// to exec its program before it counts as a failure.
+var attestExecWait = 10 * time.Second
 
 // readAndCompare reads the process's state once; gone: it has exited
 // (a zombie keeps its status, but its other state is going).
@@ -827,7 +882,7 @@ func (r *call) startAttested(rec *Record) error {
 	pidfd := pidfdOf(pid)
 	if finalBeforeStart(&rec.Backend) {
 		// Checked, and on a failure killed, before the user's process runs.
-		msg := attestPid(&d, pid, pidfd, pr, attestWait)
+		msg := attestPid(&d, pid, pidfd, pr, attestWait, nil)
 		v.Elapsed = time.Since(began)
 		LogDecision(r.cfg, d)
 		switch {
@@ -848,6 +903,12 @@ func (r *call) startAttested(rec *Record) error {
 		LogDecision(r.cfg, d)
 		return r.handOff()
 	}
+	// The init's program before start: after start, attestation waits for
+	// it to change (the execve), when every setting is in force.
+	var preExec *fileID
+	if id, err := exeOf(procDir + "/" + strconv.Itoa(pid)); err == nil {
+		preExec = &id
+	}
 	pre := time.Since(began)
 	argv, err := r.backendArgv()
 	if err != nil {
@@ -861,7 +922,7 @@ func (r *call) startAttested(rec *Record) error {
 		os.Exit(code)
 	}
 	after := time.Now()
-	msg := attestPid(&d, pid, pidfd, pr, attestWait)
+	msg := attestPid(&d, pid, pidfd, pr, attestWait, preExec)
 	v.Elapsed = pre + time.Since(after)
 	LogDecision(r.cfg, d)
 	switch {

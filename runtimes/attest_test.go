@@ -648,3 +648,68 @@ func TestReadProc(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+// TestAttestWaitsForExec: after a start that returns before the init has
+// exec'd (crun), attestation waits for the program to change, however
+// long that takes, then reads once: no false failure on a slow host, no
+// re-read window on a real one.
+func TestAttestWaitsForExec(t *testing.T) {
+	savedProc, savedWait := procDir, attestExecWait
+	defer func() { procDir, attestExecWait = savedProc, savedWait }()
+	procDir = t.TempDir()
+	proc := filepath.Join(procDir, "4242")
+	os.MkdirAll(proc, 0o755)
+	initProg, userProg := filepath.Join(procDir, "crun"), filepath.Join(procDir, "sleep")
+	os.WriteFile(initProg, []byte("init"), 0o755)
+	os.WriteFile(userProg, []byte("user"), 0o755)
+	before := strings.Replace(strings.Replace(sampleStatus, "NoNewPrivs:\t1", "NoNewPrivs:\t0", 1), "Seccomp:\t2", "Seccomp:\t0", 1)
+	setExe := func(target string) {
+		tmp := filepath.Join(proc, "exe.tmp")
+		os.Remove(tmp)
+		os.Symlink(target, tmp)
+		os.Rename(tmp, filepath.Join(proc, "exe"))
+	}
+	pr := promise{Caps: podmanCaps, NoNewPrivs: true, Seccomp: true}
+	run := func(after string, execAt time.Duration) *attestVerdict {
+		os.WriteFile(filepath.Join(proc, "status"), []byte(before), 0o644)
+		setExe(initProg)
+		pre, err := exeOf(proc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if execAt < 0 {
+				return
+			}
+			time.Sleep(execAt)
+			os.WriteFile(filepath.Join(proc, "status"), []byte(after), 0o644)
+			setExe(userProg)
+		}()
+		d := &Decision{ID: "c1", Attest: &attestVerdict{Mode: AttestAudit}}
+		// The re-read window is shorter than the exec's delay: waiting
+		// for the exec is what passes.
+		attestPid(d, 4242, -1, pr, 10*time.Millisecond, &pre)
+		<-done
+		return d.Attest
+	}
+	attestExecWait = 5 * time.Second
+	if v := run(sampleStatus, 150*time.Millisecond); v.Verdict != verdictPass {
+		t.Errorf("slow exec, then held: %+v", v)
+	}
+	if v := run(before, 20*time.Millisecond); v.Verdict != verdictFail || v.Action != "logged" || len(v.Mismatches) != 2 {
+		t.Errorf("exec'd without the promise: %+v", v)
+	}
+	attestExecWait = 30 * time.Millisecond
+	if v := run(sampleStatus, -1); v.Verdict != verdictError || !strings.Contains(v.Reason, "had not started its program") {
+		t.Errorf("never exec'd: %+v", v)
+	}
+	// Gone while waiting: exited.
+	os.Remove(filepath.Join(proc, "exe"))
+	pre := fileID{1, 2}
+	d := &Decision{ID: "c1", Attest: &attestVerdict{Mode: AttestAudit}}
+	if attestPid(d, 4242, -1, pr, 0, &pre); d.Attest.Verdict != verdictExited {
+		t.Errorf("gone: %+v", d.Attest)
+	}
+}
