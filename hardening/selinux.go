@@ -297,6 +297,13 @@ func reserveMCS(stateDir, id string, want mcsPair, haveWant, record bool) (mcsPa
 // ReleaseMCS frees the MCS pair container id holds; call it from delete.
 // A state dir without reservations (a host without SELinux) costs one
 // failed stat.
+// MCSInUse reports whether any MCS pair may be reserved under stateDir
+// (the reservation table exists).
+func MCSInUse(stateDir string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, mcsFile))
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
 func ReleaseMCS(stateDir, id string) error {
 	if _, err := os.Stat(filepath.Join(stateDir, mcsFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil

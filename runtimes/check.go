@@ -1016,6 +1016,23 @@ func chkReadProcStatus(path string) (map[string]string, error) {
 	return m, nil
 }
 
+// chkRootKey reports whether a state dir entry names one --root's records
+// ("default", or the 16 hex digits RecordPath derives from a root).
+func chkRootKey(name string) bool {
+	if name == "default" {
+		return true
+	}
+	if len(name) != 16 {
+		return false
+	}
+	for _, c := range name {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // checkAllContainers reports on every record in the state dir. Records
 // are kept per --root, under a hash of it: the "default" directory is
 // the no---root one, --root R names one more, and a directory neither
@@ -1034,8 +1051,8 @@ func (a *admin) checkAllContainers(cfg *Config, root string) ([]*checkReport, er
 	}
 	reports := []*checkReport{}
 	for _, e := range entries {
-		if !e.IsDir() {
-			continue // SELinux MCS table and its lock
+		if !e.IsDir() || !chkRootKey(e.Name()) {
+			continue // SELinux MCS table and its lock, the seccomp cache
 		}
 		r, ok := known[e.Name()]
 		ids, err := os.ReadDir(filepath.Join(cfg.StateDir, e.Name()))
@@ -1046,7 +1063,21 @@ func (a *admin) checkAllContainers(cfg *Config, root string) ([]*checkReport, er
 			if idEnt.IsDir() || strings.HasPrefix(idEnt.Name(), ".") {
 				continue
 			}
-			id := idEnt.Name()
+			id, tomb := strings.CutSuffix(idEnt.Name(), tombSuffix)
+			if tomb {
+				// A deleted container awaiting the sweep is not
+				// reported; one whose delete failed still runs and is.
+				if _, err := os.Stat(filepath.Join(cfg.StateDir, e.Name(), id)); err == nil || !ok {
+					continue // its ID was created again: listed as itself
+				}
+				rec, found, err := loadRecord(filepath.Join(cfg.StateDir, e.Name(), idEnt.Name()))
+				if err != nil || !found {
+					continue
+				}
+				if _, err := chkRunState(&rec.Backend, r, id); err != nil {
+					continue
+				}
+			}
 			if !ok {
 				rep := &checkReport{Target: checkTarget{Kind: "container", ID: id}}
 				rep.add("state", "container state", "", "", chkFail,

@@ -6,6 +6,7 @@ package runtimes
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -209,15 +210,30 @@ func (r *call) version() error {
 	return execBackend(b, []string{"--version"})
 }
 
-// delete is the one verb that does not simply exec: the record may only
-// go once the backend really deleted the container, so the backend runs
-// as a child and its exit status becomes ours.
+// delete: the record (and the SELinux pair) may only go once the backend
+// really deleted the container. Where secshim can tell that afterwards
+// (stateRootOf) and no pair is reserved, the record becomes a tombstone and
+// delete is an exec; otherwise the backend runs as a child, its exit
+// status becomes ours, and the record goes after it.
 func (r *call) delete() error {
 	rec, err := r.record()
 	if err != nil {
 		return err
 	}
 	if rec == nil {
+		return r.handOff()
+	}
+	root, _ := r.inv.Global("root")
+	path := RecordPath(r.cfg.StateDir, root, r.inv.ID)
+	// Where no SELinux pair can be reserved and the backend's state
+	// layout is known, the record becomes a tombstone and delete is an
+	// exec: the next delete sweeps the tombstones whose containers are
+	// gone, and until then a failed delete's container keeps its record.
+	if stateRootOf(r.backend, root) != "" && !hardening.MCSInUse(r.cfg.StateDir) {
+		if err := os.Rename(path, path+tombSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("state: %w", err)
+		}
+		sweepTombstones(filepath.Dir(path), root, r.inv.ID)
 		return r.handOff()
 	}
 	code, err := runChild(r.backend, r.inv.ArgvWith(r.backend.Args))
@@ -227,8 +243,8 @@ func (r *call) delete() error {
 	if code != 0 {
 		os.Exit(code)
 	}
-	root, _ := r.inv.Global("root")
-	os.Remove(RecordPath(r.cfg.StateDir, root, r.inv.ID))
+	os.Remove(path)
+	os.Remove(path + tombSuffix)
 	if err := hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID); err != nil {
 		fmt.Fprintf(os.Stderr, "secshim: warning: %v\n", err)
 	}

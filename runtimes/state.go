@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,12 +103,71 @@ func SaveRecord(path string, r *Record) error {
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
+	// The same ID created again: the old container's tombstone is done.
+	os.Remove(path + tombSuffix)
 	return nil
 }
 
-// loadRecord reads a record; ok is false when there is none.
+// stateRootOf is where the backend keeps a container's state directory
+// (ROOT/ID), for the backends whose layout secshim knows (runc, crun, run
+// by root, no --root of their own in the backend's args); "" for any other,
+// whose records are removed only by a delete run as a child.
+func stateRootOf(b *Backend, root string) string {
+	if slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "root") }) {
+		return ""
+	}
+	base := filepath.Base(b.Path)
+	switch {
+	case base != "runc" && base != "crun" || os.Geteuid() != 0:
+		return ""
+	case root != "":
+		return root
+	}
+	return "/run/" + base
+}
+
+// sweepTombstones removes the tombstones in dir (one --root's records)
+// whose containers the backend no longer has: their deletes succeeded.
+// A container still there keeps its tombstone, so its record still serves.
+func sweepTombstones(dir, root, except string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), tombSuffix)
+		if !ok || id == except {
+			continue
+		}
+		tomb := filepath.Join(dir, e.Name())
+		rec, found, err := loadRecord(tomb)
+		if err != nil || !found {
+			continue
+		}
+		sr := stateRootOf(&rec.Backend, root)
+		if sr == "" {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(sr, id)); errors.Is(err, fs.ErrNotExist) {
+			os.Remove(tomb)
+		}
+	}
+}
+
+// tombSuffix marks the record of a container whose delete was handed to
+// the backend ('@' is not in the container ID alphabet, so it names no
+// other container's record). Until sweepTombstones finds the container
+// gone, the record still serves: a delete that failed leaves the container
+// with its backend and its exec clamps.
+const tombSuffix = "@deleted"
+
+// loadRecord reads a record, or its tombstone; ok is false when there is
+// neither.
 func loadRecord(path string) (r *Record, ok bool, err error) {
 	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data, err = os.ReadFile(path + tombSuffix)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}

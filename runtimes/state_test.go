@@ -56,3 +56,67 @@ func TestSaveRecordRefusesLineBreaks(t *testing.T) {
 		}
 	}
 }
+
+func TestTombstones(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("stateRootOf knows runc's and crun's layout as root only")
+	}
+	dir := filepath.Join(t.TempDir(), "default")
+	backendRoot := t.TempDir() // the backend's --root
+	runc := Backend{Name: "runc", Path: "/usr/sbin/runc"}
+	save := func(id string) string {
+		p := filepath.Join(dir, id)
+		if err := SaveRecord(p, &Record{Backend: runc, Profile: "restricted"}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A tombstone still serves as the record.
+	a := save("a")
+	os.Rename(a, a+tombSuffix)
+	if rec, ok, err := loadRecord(a); err != nil || !ok || rec.Profile != "restricted" {
+		t.Errorf("tombstone not read: %+v %v %v", rec, ok, err)
+	}
+	// Creating the ID again replaces it.
+	save("a")
+	if _, err := os.Stat(a + tombSuffix); !os.IsNotExist(err) {
+		t.Errorf("tombstone kept after the ID was created again: %v", err)
+	}
+	// The sweep removes tombstones of containers the backend no longer
+	// has, keeps those it has, and never its caller's own.
+	for _, id := range []string{"gone", "alive", "self"} {
+		p := save(id)
+		os.Rename(p, p+tombSuffix)
+	}
+	os.MkdirAll(filepath.Join(backendRoot, "alive"), 0o700)
+	sweepTombstones(dir, backendRoot, "self")
+	for id, want := range map[string]bool{"gone": false, "alive": true, "self": true} {
+		_, err := os.Stat(filepath.Join(dir, id+tombSuffix))
+		if (err == nil) != want {
+			t.Errorf("%s: tombstone present %v, want %v", id, err == nil, want)
+		}
+	}
+}
+
+func TestStateRootOf(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	for _, c := range []struct {
+		b    Backend
+		root string
+		want string
+	}{
+		{Backend{Path: "/usr/sbin/runc"}, "", "/run/runc"},
+		{Backend{Path: "/usr/bin/crun"}, "", "/run/crun"},
+		{Backend{Path: "/usr/sbin/runc"}, "/run/x", "/run/x"},
+		{Backend{Path: "/usr/bin/runsc"}, "", ""},
+		{Backend{Path: "/opt/wrapper"}, "", ""},
+		{Backend{Path: "/usr/sbin/runc", Args: []string{"--root=/elsewhere"}}, "", ""},
+		{Backend{Path: "/usr/sbin/runc", Args: []string{"--rootless", "true"}}, "", ""},
+	} {
+		if got := stateRootOf(&c.b, c.root); got != c.want {
+			t.Errorf("%+v root %q: %q, want %q", c.b, c.root, got, c.want)
+		}
+	}
+}

@@ -217,20 +217,88 @@ func TestDirectLifecycle(t *testing.T) {
 			t.Errorf("exit %d, runc's %d", code, want)
 		}
 	})
-	t.Run("delete removes the record", func(t *testing.T) {
+	t.Run("delete leaves no record once the container is gone", func(t *testing.T) {
 		records, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id))
 		if len(records) != 1 {
 			t.Fatalf("records before delete: %v", records)
 		}
 		d.mustRun("", "--root", d.root, "delete", "--force", id)
-		records, _ = filepath.Glob(filepath.Join(d.dir, "state", "*", id))
-		if len(records) != 0 {
-			t.Errorf("record left: %v", records)
-		}
 		if _, code := d.runc("state", id); code == 0 {
 			t.Error("container still exists after delete")
 		}
+		// delete is an exec on runc: the record became a tombstone, which
+		// the next delete sweeps now that the container is gone.
+		if records, _ = filepath.Glob(filepath.Join(d.dir, "state", "*", id)); len(records) != 0 {
+			t.Errorf("record left: %v", records)
+		}
+		tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted"))
+		if len(tombs) != 1 {
+			t.Fatalf("tombstones: %v", tombs)
+		}
+		other := id + "-other"
+		d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, other)
+		d.mustRun("", "--root", d.root, "delete", "--force", other)
+		if _, err := os.Stat(tombs[0]); !os.IsNotExist(err) {
+			t.Errorf("tombstone of a deleted container not swept: %v", err)
+		}
 	})
+}
+
+// TestDeleteFailedKeepsRecord: a delete the backend refuses (a running
+// container, no --force) must not cost the container its record: later
+// verbs still go to its backend and exec is still clamped to what it was
+// allowed; a sweep leaves its tombstone alone while it exists.
+func TestDeleteFailedKeepsRecord(t *testing.T) {
+	// Default baseline; this container asks for restricted, so only its
+	// record says it may not have CAP_CHOWN (baseline allows it).
+	d := newDirect(t, "[policy]\nprofile = \"baseline\"\nselectable = [\"baseline\", \"restricted\"]\n")
+	d.editSpec(func(m map[string]any) {
+		m["annotations"] = map[string]any{"io.secshim.profile": "restricted"}
+	})
+	id := fmt.Sprintf("secshim-tomb-%d", os.Getpid())
+	t.Cleanup(func() { d.runc("delete", "--force", id) })
+	d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, id)
+	d.mustRun("", "--root", d.root, "start", id)
+	if _, _, code := d.run("", "--root", d.root, "delete", id); code == 0 {
+		t.Fatal("runc deleted a running container without --force")
+	}
+	if st, _ := d.runc("state", id); !strings.Contains(st, `"running"`) {
+		t.Fatalf("not running: %s", st)
+	}
+	// Another delete's sweep: the container exists, its tombstone stays.
+	other := id + "-other"
+	d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, other)
+	d.mustRun("", "--root", d.root, "delete", "--force", other)
+	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted")); len(tombs) != 1 {
+		t.Fatalf("tombstone of a running container: %v", tombs)
+	}
+	// exec is clamped by the record (restricted), not by the default
+	// profile (baseline, which allows CAP_CHOWN).
+	out := d.mustRun("", "--root", d.root, "exec", "--cap", "CAP_CHOWN", "--cap", "CAP_NET_BIND_SERVICE", id, "cat", "/proc/self/status")
+	m, _ := testenv.ParseCapHex(testenv.ProcStatus(out)["CapBnd"])
+	if m&testenv.MustCapMask("CAP_CHOWN") != 0 {
+		t.Errorf("exec after a failed delete got %v", testenv.CapsOfMask(m))
+	}
+	// Control: a container without a record (another --root) gets
+	// CAP_CHOWN from the default profile.
+	ctl := id + "-ctl"
+	ctlRoot := filepath.Join(d.dir, "ctl-root")
+	t.Cleanup(func() { exec.Command(runcPath(t), "--root", ctlRoot, "delete", "--force", ctl).Run() })
+	d.editSpec(func(m map[string]any) { delete(m, "annotations") })
+	d.mustRun("", "--root", ctlRoot, "create", "--bundle", d.bundle, ctl)
+	d.mustRun("", "--root", ctlRoot, "start", ctl)
+	os.Remove(mustGlob(t, filepath.Join(d.dir, "state", "*", ctl)))
+	out = d.mustRun("", "--root", ctlRoot, "exec", "--cap", "CAP_CHOWN", ctl, "cat", "/proc/self/status")
+	if m, _ := testenv.ParseCapHex(testenv.ProcStatus(out)["CapBnd"]); m&testenv.MustCapMask("CAP_CHOWN") == 0 {
+		t.Errorf("control: exec without a record did not get CAP_CHOWN: %v", testenv.CapsOfMask(m))
+	}
+	// Now deleted for real: the next sweep removes it.
+	d.mustRun("", "--root", d.root, "delete", "--force", id)
+	d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, other)
+	d.mustRun("", "--root", d.root, "delete", "--force", other)
+	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted")); len(tombs) != 0 {
+		t.Errorf("tombstone left after the delete: %v", tombs)
+	}
 }
 
 func TestVersion(t *testing.T) {
@@ -352,4 +420,13 @@ func runcPath(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func mustGlob(t *testing.T, pattern string) string {
+	t.Helper()
+	m, _ := filepath.Glob(pattern)
+	if len(m) != 1 {
+		t.Fatalf("%s: %v", pattern, m)
+	}
+	return m[0]
 }

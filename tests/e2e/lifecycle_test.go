@@ -261,6 +261,7 @@ func lifecycle(t *testing.T, bc backendCase) {
 		pm.MustRun("start", name)
 		pm.MustRun("kill", name)
 		pm.MustRun("rm", "-f", name)
+		// A tombstone (runc, crun) lasts until the next delete's sweep.
 		entries, _ := filepath.Glob(filepath.Join(s.stateDir(), "*", id))
 		if len(entries) != 0 {
 			t.Errorf("record left after rm: %v", entries)
