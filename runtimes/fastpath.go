@@ -9,7 +9,7 @@ import (
 
 // hardeningVerbs are the verbs that read the policy; every other verb
 // with a container ID only needs the container's sticky record.
-var hardeningVerbs = map[string]bool{"create": true, "run": true, "restore": true, "exec": true, "update": true, "delete": true}
+var hardeningVerbs = map[string]bool{"create": true, "run": true, "restore": true, "exec": true, "update": true}
 
 // fastPassThrough hands a pass-through verb (start, kill, state, pause,
 // ...) straight to the container's recorded backend without decoding the
@@ -34,6 +34,11 @@ func fastPassThrough(inv *Invocation) error {
 	r := &call{inv: inv, backend: &rec.Backend}
 	if inv.Verb == "start" && rec.attestsAtStart() {
 		return r.startAttested(rec)
+	}
+	if inv.Verb == "delete" {
+		if done, err := tombstone(stateDir, root, recPath, r.backend, inv.ID); err != nil || !done {
+			return err // not done: the full path runs delete as a child
+		}
 	}
 	argv, err := r.backendArgv()
 	if err != nil {

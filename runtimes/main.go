@@ -6,7 +6,6 @@ package runtimes
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -225,15 +224,9 @@ func (r *call) delete() error {
 	}
 	root, _ := r.inv.Global("root")
 	path := RecordPath(r.cfg.StateDir, root, r.inv.ID)
-	// Where no SELinux pair can be reserved and the backend's state
-	// layout is known, the record becomes a tombstone and delete is an
-	// exec: the next delete sweeps the tombstones whose containers are
-	// gone, and until then a failed delete's container keeps its record.
-	if stateRootOf(r.backend, root) != "" && !hardening.MCSInUse(r.cfg.StateDir) {
-		if err := os.Rename(path, path+tombSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("state: %w", err)
-		}
-		sweepTombstones(filepath.Dir(path), root, r.inv.ID)
+	if done, err := tombstone(r.cfg.StateDir, root, path, r.backend, r.inv.ID); err != nil {
+		return err
+	} else if done {
 		return r.handOff()
 	}
 	code, err := runChild(r.backend, r.inv.ArgvWith(r.backend.Args))

@@ -126,6 +126,23 @@ func stateRootOf(b *Backend, root string) string {
 	return "/run/" + base
 }
 
+// tombstone prepares a delete that execs the backend: where no SELinux
+// pair can be reserved and the backend's state layout is known, the
+// container's record becomes a tombstone, and the tombstones of other
+// containers the backend no longer has are swept. Until its own sweep a
+// failed delete's container keeps its record. done is false where this
+// does not apply: the backend must run as a child.
+func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, err error) {
+	if stateRootOf(b, root) == "" || hardening.MCSInUse(stateDir) {
+		return false, nil
+	}
+	if err := os.Rename(path, path+tombSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("state: %w", err)
+	}
+	sweepTombstones(filepath.Dir(path), root, id)
+	return true, nil
+}
+
 // sweepTombstones removes the tombstones in dir (one --root's records)
 // whose containers the backend no longer has: their deletes succeeded.
 // A container still there keeps its tombstone, so its record still serves.
