@@ -486,7 +486,7 @@ func (d *data) targets() []target {
 			t.figure = fmt.Sprintf("%s %s (n=%d)", ms(x.s.MedianDiff), ci(x.s), x.s.N)
 		}
 		if x.verb == "delete" {
-			t.note = "secshim runs the backend's delete as a child and waits (the record may only go once the backend really deleted the container): a fork, a wait and a second process exit instead of an exec"
+			t.note = "on runc and crun with no SELinux pair held, delete renames the container's record to a tombstone, sweeps the tombstones of containers the backend no longer has (a directory read, a stat each) and execs; elsewhere it runs the backend as a child and waits, so that the record goes only after a real delete"
 		}
 		if x.verb == "start" || x.verb == "delete" {
 			t.name += " (from the lifecycle rounds, Podman config; both on the config secshim writes)"
