@@ -798,6 +798,15 @@ func readAndCompare(proc string, pr promise) (ms []mismatch, gone bool, err erro
 			}
 		}
 	}
+	// A process that is exiting shows its namespaces unreadable and its
+	// cgroup as the root's: it has exited, not broken a promise. (Only a
+	// single-threaded one: other threads of a process whose leader exits
+	// still run.)
+	if len(ms) > 0 && s.Threads <= 1 {
+		if ex, err := exiting(proc); ex || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return nil, true, nil
+		}
+	}
 	// runc sets the label for the execve (attr/exec) before the hook runs;
 	// crun runs the hook after it (attr/current).
 	if l := pr.SELinuxLabel; l != "" {

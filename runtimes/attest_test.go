@@ -30,6 +30,7 @@ NoNewPrivs:	1
 Seccomp:	2
 Seccomp_filters:	1
 Speculation_Store_Bypass:	thread force mitigated
+Threads:	1
 `
 
 // podmanCaps is 00000000800405fb, Podman's default set.
@@ -40,7 +41,7 @@ func TestParseStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := procState{CapPrm: 0x800405fb, CapEff: 0x800405fb, CapBnd: 0x800405fb, NoNewPrivs: 1, Seccomp: 2, State: 'S'}
+	want := procState{CapPrm: 0x800405fb, CapEff: 0x800405fb, CapBnd: 0x800405fb, NoNewPrivs: 1, Seccomp: 2, Threads: 1, State: 'S'}
 	if s != want {
 		t.Errorf("got %+v, want %+v", s, want)
 	}
@@ -181,7 +182,8 @@ func TestPromiseOf(t *testing.T) {
 func fakeProc(t *testing.T, status string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
-	all := map[string]string{"status": status, "mountinfo": "30 1 0:21 / / ro,relatime - overlay overlay rw\n"}
+	all := map[string]string{"status": status, "mountinfo": "30 1 0:21 / / ro,relatime - overlay overlay rw\n",
+		"stat": "4242 (sh) S 1 4242 4242 0 -1 4194560 97 0 0 0 0 0 0 0 20 0 1 0 1000 1234 56\n"}
 	for k, v := range files {
 		all[k] = v
 	}
@@ -269,6 +271,18 @@ func TestReadAndCompareLive(t *testing.T) {
 	if ms, _, _ = readAndCompare(proc, promise{Caps: podmanCaps, AppArmorProfile: "secshim-default"}); len(ms) != 0 {
 		t.Errorf("apparmor at exec: %v", ms)
 	}
+	// An exiting process (PF_EXITING) shows its namespaces and cgroup
+	// torn down: it has exited, not broken a promise; unless other
+	// threads still run.
+	os.WriteFile(filepath.Join(proc, "stat"), []byte("4242 (a (b) c) R 1 4242 4242 0 -1 4194564 97 0 0 0\n"), 0o644)
+	if ms, gone, err := readAndCompare(proc, bad); !gone || err != nil || ms != nil {
+		t.Errorf("exiting: %v %v %v", ms, gone, err)
+	}
+	os.WriteFile(filepath.Join(proc, "status"), []byte(strings.Replace(sampleStatus, "Threads:\t1", "Threads:\t3", 1)), 0o644)
+	if ms, gone, _ := readAndCompare(proc, bad); gone || len(ms) == 0 {
+		t.Errorf("exiting leader, other threads running: %v %v", ms, gone)
+	}
+	os.WriteFile(filepath.Join(proc, "status"), []byte(sampleStatus), 0o644)
 	// A zombie has exited: not a mismatch, whatever it shows.
 	zombie := fakeProc(t, strings.Replace(sampleStatus, "S (sleeping)", "Z (zombie)", 1), nil)
 	if ms, gone, err := readAndCompare(zombie, bad); !gone || err != nil || ms != nil {
@@ -659,6 +673,7 @@ func TestAttestWaitsForExec(t *testing.T) {
 	procDir = t.TempDir()
 	proc := filepath.Join(procDir, "4242")
 	os.MkdirAll(proc, 0o755)
+	os.WriteFile(filepath.Join(proc, "stat"), []byte("4242 (sleep) S 1 4242 4242 0 -1 4194560 97 0 0 0\n"), 0o644)
 	initProg, userProg := filepath.Join(procDir, "crun"), filepath.Join(procDir, "sleep")
 	os.WriteFile(initProg, []byte("init"), 0o755)
 	os.WriteFile(userProg, []byte("user"), 0o755)

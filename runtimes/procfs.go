@@ -53,11 +53,11 @@ func readProc(path string) ([]byte, error) {
 // procState is what attestation reads of /proc/<pid>/status.
 type procState struct {
 	CapInh, CapPrm, CapEff, CapBnd, CapAmb uint64
-	NoNewPrivs, Seccomp                    int
+	NoNewPrivs, Seccomp, Threads           int
 	State                                  byte // 'R', 'S', ... 'Z' for a zombie
 }
 
-var statusKeys = []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "State"}
+var statusKeys = []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Threads", "State"}
 
 // parseStatus reads the fields of procState; each must be present.
 func parseStatus(b []byte) (procState, error) {
@@ -71,7 +71,7 @@ func parseStatus(b []byte) (procState, error) {
 			b = nil
 		}
 		k, v, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(k) < 5 || (k[0] != 'C' && k[0] != 'N' && k[0] != 'S') {
+		if !ok || len(k) < 5 || (k[0] != 'C' && k[0] != 'N' && k[0] != 'S' && k[0] != 'T') {
 			continue
 		}
 		idx := -1
@@ -85,7 +85,7 @@ func parseStatus(b []byte) (procState, error) {
 			continue
 		}
 		v = bytes.TrimSpace(v)
-		if idx == 7 {
+		if idx == 8 {
 			if len(v) == 0 {
 				return s, fmt.Errorf("State: empty")
 			}
@@ -101,7 +101,7 @@ func parseStatus(b []byte) (procState, error) {
 			if err != nil {
 				return s, fmt.Errorf("%s: %q: %v", k, v, err)
 			}
-			*[]*int{&s.NoNewPrivs, &s.Seccomp}[idx-5] = n
+			*[]*int{&s.NoNewPrivs, &s.Seccomp, &s.Threads}[idx-5] = n
 		}
 		seen |= 1 << idx
 	}
@@ -115,6 +115,34 @@ func parseStatus(b []byte) (procState, error) {
 		return s, fmt.Errorf("no %s line", strings.Join(missing, ", "))
 	}
 	return s, nil
+}
+
+// pfExiting is the kernel's PF_EXITING task flag (include/linux/sched.h).
+const pfExiting = 0x4
+
+// exiting reports whether the task of a /proc/PID directory has begun to
+// exit (PF_EXITING in /proc/PID/stat's flags): its namespaces and cgroup
+// are being taken apart, and it runs no more code of its own.
+func exiting(proc string) (bool, error) {
+	b, err := readProc(proc + "/stat")
+	if err != nil {
+		return false, err
+	}
+	// "PID (COMM) STATE PPID PGRP SESSION TTY TPGID FLAGS ...": COMM may
+	// hold anything, so fields count from its closing parenthesis.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false, fmt.Errorf("%s/stat: no command field", proc)
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 7 {
+		return false, fmt.Errorf("%s/stat: %d fields after the command", proc, len(f))
+	}
+	flags, err := strconv.ParseUint(string(f[6]), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("%s/stat: flags: %v", proc, err)
+	}
+	return flags&pfExiting != 0, nil
 }
 
 // rootReadonly reads from mountinfo whether the process's root mount is
