@@ -1063,21 +1063,7 @@ func (a *admin) checkAllContainers(cfg *Config, root string) ([]*checkReport, er
 			if idEnt.IsDir() || strings.HasPrefix(idEnt.Name(), ".") {
 				continue
 			}
-			id, tomb := strings.CutSuffix(idEnt.Name(), tombSuffix)
-			if tomb {
-				// A deleted container awaiting the sweep is not
-				// reported; one whose delete failed still runs and is.
-				if _, err := os.Stat(filepath.Join(cfg.StateDir, e.Name(), id)); err == nil || !ok {
-					continue // its ID was created again: listed as itself
-				}
-				rec, found, err := loadRecord(filepath.Join(cfg.StateDir, e.Name(), idEnt.Name()))
-				if err != nil || !found {
-					continue
-				}
-				if _, err := chkRunState(&rec.Backend, r, id); err != nil {
-					continue
-				}
-			}
+			id := idEnt.Name()
 			if !ok {
 				rep := &checkReport{Target: checkTarget{Kind: "container", ID: id}}
 				rep.add("state", "container state", "", "", chkFail,
@@ -1092,6 +1078,26 @@ func (a *admin) checkAllContainers(cfg *Config, root string) ([]*checkReport, er
 				rep.add("state", "container state", "", "", chkFail, fmt.Sprintf("unreadable record: %v", err))
 				rep.Summary = chkSummarize(rep.Checks)
 				reports = append(reports, rep)
+				continue
+			}
+			reports = append(reports, a.checkRecorded(rec, r, id))
+		}
+		if !ok {
+			continue
+		}
+		// Tombstones: a deleted container awaiting the sweep is not
+		// reported; one whose delete failed still exists and is.
+		tombs, _ := os.ReadDir(filepath.Join(cfg.StateDir, e.Name(), tombDir))
+		for _, t := range tombs {
+			id := t.Name()
+			if _, err := os.Stat(filepath.Join(cfg.StateDir, e.Name(), id)); err == nil {
+				continue // its ID was created again: listed above
+			}
+			rec, found, err := loadRecord(filepath.Join(cfg.StateDir, e.Name(), id))
+			if err != nil || !found {
+				continue
+			}
+			if _, err := chkRunState(&rec.Backend, r, id); err != nil {
 				continue
 			}
 			reports = append(reports, a.checkRecorded(rec, r, id))

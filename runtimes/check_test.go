@@ -372,7 +372,7 @@ func TestCheckAll(t *testing.T) {
 	stateDir := filepath.Join(filepath.Dir(cfg), "state")
 	os.MkdirAll(filepath.Join(stateDir, "seccomp-cache"), 0o700)
 	os.WriteFile(filepath.Join(stateDir, "seccomp-cache", "0123456789abcdef"), []byte("{}"), 0o600)
-	SaveRecord(RecordPath(stateDir, "/run/x", "gone"+tombSuffix), &Record{Backend: Backend{Name: "runc", Path: "/usr/bin/runc"}})
+	SaveRecord(tombPath(RecordPath(stateDir, "/run/x", "gone")), &Record{Backend: Backend{Name: "runc", Path: "/usr/bin/runc"}})
 	out, errOut, code := runAdmin(t, fakeHost(false, false), "check", "--json", "--all", "--config", cfg, "--root", "/run/x")
 	if code != 1 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -237,7 +237,7 @@ func (r *call) delete() error {
 		os.Exit(code)
 	}
 	os.Remove(path)
-	os.Remove(path + tombSuffix)
+	os.Remove(tombPath(path))
 	if err := hardening.ReleaseMCS(r.cfg.StateDir, r.inv.ID); err != nil {
 		fmt.Fprintf(os.Stderr, "secshim: warning: %v\n", err)
 	}

@@ -104,7 +104,7 @@ func SaveRecord(path string, r *Record) error {
 		return fmt.Errorf("state: %w", err)
 	}
 	// The same ID created again: the old container's tombstone is done.
-	os.Remove(path + tombSuffix)
+	os.Remove(tombPath(path))
 	return nil
 }
 
@@ -136,7 +136,18 @@ func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, e
 	if stateRootOf(b, root) == "" || hardening.MCSInUse(stateDir) {
 		return false, nil
 	}
-	if err := os.Rename(path, path+tombSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	tomb := tombPath(path)
+	err = os.Rename(path, tomb)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(path); serr == nil { // the first delete here
+			if err = os.Mkdir(filepath.Dir(tomb), 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+				err = os.Rename(path, tomb)
+			}
+		} else {
+			err = nil // already a tombstone: a delete tried again
+		}
+	}
+	if err != nil {
 		return false, fmt.Errorf("state: %w", err)
 	}
 	sweepTombstones(filepath.Dir(path), root, id)
@@ -147,16 +158,16 @@ func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, e
 // whose containers the backend no longer has: their deletes succeeded.
 // A container still there keeps its tombstone, so its record still serves.
 func sweepTombstones(dir, root, except string) {
-	entries, err := os.ReadDir(dir)
+	entries, err := os.ReadDir(filepath.Join(dir, tombDir))
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), tombSuffix)
-		if !ok || id == except {
+		id := e.Name()
+		if id == except {
 			continue
 		}
-		tomb := filepath.Join(dir, e.Name())
+		tomb := filepath.Join(dir, tombDir, id)
 		rec, found, err := loadRecord(tomb)
 		if err != nil || !found {
 			continue
@@ -171,19 +182,24 @@ func sweepTombstones(dir, root, except string) {
 	}
 }
 
-// tombSuffix marks the record of a container whose delete was handed to
-// the backend ('@' is not in the container ID alphabet, so it names no
-// other container's record). Until sweepTombstones finds the container
-// gone, the record still serves: a delete that failed leaves the container
-// with its backend and its exec clamps.
-const tombSuffix = "@deleted"
+// tombDir holds, next to one --root's records, the records of containers
+// whose delete was handed to the backend ('@' is not in the container ID
+// alphabet, so it names no record). Until sweepTombstones finds such a
+// container gone, its record still serves: a delete that failed leaves the
+// container its backend and its exec clamps.
+const tombDir = "deleted@"
+
+// tombPath is where a record goes when its container is being deleted.
+func tombPath(path string) string {
+	return filepath.Join(filepath.Dir(path), tombDir, filepath.Base(path))
+}
 
 // loadRecord reads a record, or its tombstone; ok is false when there is
 // neither.
 func loadRecord(path string) (r *Record, ok bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = os.ReadFile(path + tombSuffix)
+		data, err = os.ReadFile(tombPath(path))
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil

@@ -71,30 +71,50 @@ func TestTombstones(t *testing.T) {
 		}
 		return p
 	}
-	// A tombstone still serves as the record.
+	// A delete makes the record a tombstone, which still serves as the
+	// record.
 	a := save("a")
-	os.Rename(a, a+tombSuffix)
+	if done, err := tombstone(t.TempDir(), backendRoot, a, &runc, "a"); !done || err != nil {
+		t.Fatalf("tombstone: %v %v", done, err)
+	}
+	if _, err := os.Stat(a); !os.IsNotExist(err) {
+		t.Errorf("the record is still live: %v", err)
+	}
 	if rec, ok, err := loadRecord(a); err != nil || !ok || rec.Profile != "restricted" {
 		t.Errorf("tombstone not read: %+v %v %v", rec, ok, err)
 	}
+	// A delete tried again finds it a tombstone already.
+	if done, err := tombstone(t.TempDir(), backendRoot, a, &runc, "a"); !done || err != nil {
+		t.Errorf("second delete: %v %v", done, err)
+	}
 	// Creating the ID again replaces it.
 	save("a")
-	if _, err := os.Stat(a + tombSuffix); !os.IsNotExist(err) {
+	if _, err := os.Stat(tombPath(a)); !os.IsNotExist(err) {
 		t.Errorf("tombstone kept after the ID was created again: %v", err)
 	}
 	// The sweep removes tombstones of containers the backend no longer
 	// has, keeps those it has, and never its caller's own.
 	for _, id := range []string{"gone", "alive", "self"} {
 		p := save(id)
-		os.Rename(p, p+tombSuffix)
+		os.Rename(p, tombPath(p))
 	}
 	os.MkdirAll(filepath.Join(backendRoot, "alive"), 0o700)
 	sweepTombstones(dir, backendRoot, "self")
 	for id, want := range map[string]bool{"gone": false, "alive": true, "self": true} {
-		_, err := os.Stat(filepath.Join(dir, id+tombSuffix))
+		_, err := os.Stat(tombPath(filepath.Join(dir, id)))
 		if (err == nil) != want {
 			t.Errorf("%s: tombstone present %v, want %v", id, err == nil, want)
 		}
+	}
+	// Where a pair table exists, or the backend's layout is unknown,
+	// delete must run the backend as a child.
+	mcsDir := t.TempDir()
+	os.WriteFile(filepath.Join(mcsDir, "selinux-mcs"), nil, 0o600)
+	if done, _ := tombstone(mcsDir, backendRoot, save("b"), &runc, "b"); done {
+		t.Error("tombstoned with an SELinux pair table")
+	}
+	if done, _ := tombstone(t.TempDir(), "", save("c"), &Backend{Path: "/usr/bin/runsc"}, "c"); done {
+		t.Error("tombstoned on runsc")
 	}
 }
 

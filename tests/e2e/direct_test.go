@@ -231,7 +231,7 @@ func TestDirectLifecycle(t *testing.T) {
 		if records, _ = filepath.Glob(filepath.Join(d.dir, "state", "*", id)); len(records) != 0 {
 			t.Errorf("record left: %v", records)
 		}
-		tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted"))
+		tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", "deleted@", id))
 		if len(tombs) != 1 {
 			t.Fatalf("tombstones: %v", tombs)
 		}
@@ -269,7 +269,7 @@ func TestDeleteFailedKeepsRecord(t *testing.T) {
 	other := id + "-other"
 	d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, other)
 	d.mustRun("", "--root", d.root, "delete", "--force", other)
-	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted")); len(tombs) != 1 {
+	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", "deleted@", id)); len(tombs) != 1 {
 		t.Fatalf("tombstone of a running container: %v", tombs)
 	}
 	// exec is clamped by the record (restricted), not by the default
@@ -296,7 +296,7 @@ func TestDeleteFailedKeepsRecord(t *testing.T) {
 	d.mustRun("", "--root", d.root, "delete", "--force", id)
 	d.mustRun("", "--root", d.root, "create", "--bundle", d.bundle, other)
 	d.mustRun("", "--root", d.root, "delete", "--force", other)
-	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", id+"@deleted")); len(tombs) != 0 {
+	if tombs, _ := filepath.Glob(filepath.Join(d.dir, "state", "*", "deleted@", id)); len(tombs) != 0 {
 		t.Errorf("tombstone left after the delete: %v", tombs)
 	}
 }
