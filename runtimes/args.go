@@ -328,16 +328,6 @@ func isOn(flags []Flag, name string) bool {
 	return false
 }
 
-// globalTokens are the global flags as given, for another verb on the
-// same backend state (--root, --log...).
-func (inv *Invocation) globalTokens() []string {
-	var out []string
-	for _, f := range inv.Globals {
-		out = append(out, f.Tokens...)
-	}
-	return out
-}
-
 // Argv rebuilds the command line from the parsed tokens; untouched, it is
 // Args exactly.
 func (inv *Invocation) Argv() []string { return inv.ArgvWith(nil) }

@@ -341,18 +341,21 @@ const (
 )
 
 // attestVerdict is what a decision line says of attestation: the create
-// line's state of it (pending, not_attestable, off, none) or the hook's
-// verdict (the "attest" line).
+// line's state of it (pending, not_attestable, off, none) or the verdict of
+// start, or of the hook (the "attest" line).
+//
+// It is written by appendAttest (no reflection on the hot path); the tags
+// are for reading a line back (secshim log).
 type attestVerdict struct {
-	Mode       string
-	Pid        int
-	Verdict    string
-	Reason     string
-	Action     string // "killed", "logged" or ""
-	Mismatches []mismatch
+	Mode       string     `json:"mode"`
+	Pid        int        `json:"pid"`
+	Verdict    string     `json:"verdict"`
+	Reason     string     `json:"reason"`
+	Action     string     `json:"action"` // "killed", "logged" or ""
+	Mismatches []mismatch `json:"mismatches"`
 	// Unchecked names the promises this host cannot check, each with why.
-	Unchecked []string
-	Elapsed   time.Duration
+	Unchecked []string      `json:"unchecked"`
+	Elapsed   time.Duration `json:"-"`
 }
 
 // failed: a verdict that is not a clean pass or a known state.
@@ -430,9 +433,6 @@ var attestIn io.Reader = os.Stdin
 
 // attestHost answers whether this host enforces an LSM; a seam for tests.
 var attestHost = hardening.DefaultHost
-
-// procDir is where /proc is; a seam for tests.
-var procDir = "/proc"
 
 // promiseFlags are the flags promise.args writes (true: takes a value).
 var promiseFlags = map[string]bool{"caps": true, "ambient": true, "ns": true, "pids": true, "memory": true,
@@ -534,17 +534,7 @@ func (a *admin) attest(args []string) int {
 	}
 
 	// The config only says where to log: the mode was fixed at create.
-	var cfg *Config
-	if path, ok := flags["config"]; ok {
-		data, rerr := os.ReadFile(path)
-		if rerr == nil {
-			cfg, err = ParseConfig(path, data)
-		} else {
-			err = rerr
-		}
-	} else {
-		cfg, err = LoadConfig()
-	}
+	cfg, err := a.loadConfig(flags)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "secshim: attest: warning: %v; logging to the default log\n", err)
 		cfg = DefaultConfig()
@@ -631,7 +621,7 @@ func attestPid(d *Decision, pid, pidfd int, pr promise, window time.Duration, pr
 	if pidfd >= 0 {
 		defer unix.Close(pidfd)
 	}
-	proc := procDir + "/" + strconv.Itoa(pid)
+	proc := procRoot + "/" + strconv.Itoa(pid)
 	pause := 100 * time.Microsecond
 	if preExec != nil {
 		execDeadline := time.Now().Add(attestExecWait)
@@ -903,7 +893,7 @@ func (r *call) startAttested(rec *Record) error {
 		}
 		return r.handOff()
 	}
-	ms, gone, err := readAndCompare(procDir+"/"+strconv.Itoa(pid), pr)
+	ms, gone, err := readAndCompare(procRoot+"/"+strconv.Itoa(pid), pr)
 	if err == nil && !gone && len(ms) == 0 {
 		if pidfd >= 0 {
 			unix.Close(pidfd)
@@ -915,7 +905,7 @@ func (r *call) startAttested(rec *Record) error {
 	// The init's program before start: after start, attestation waits for
 	// it to change (the execve), when every setting is in force.
 	var preExec *fileID
-	if id, err := exeOf(procDir + "/" + strconv.Itoa(pid)); err == nil {
+	if id, err := exeOf(procRoot + "/" + strconv.Itoa(pid)); err == nil {
 		preExec = &id
 	}
 	pre := time.Since(began)

@@ -668,13 +668,13 @@ func TestReadProc(t *testing.T) {
 // long that takes, then reads once: no false failure on a slow host, no
 // re-read window on a real one.
 func TestAttestWaitsForExec(t *testing.T) {
-	savedProc, savedWait := procDir, attestExecWait
-	defer func() { procDir, attestExecWait = savedProc, savedWait }()
-	procDir = t.TempDir()
-	proc := filepath.Join(procDir, "4242")
+	savedProc, savedWait := procRoot, attestExecWait
+	defer func() { procRoot, attestExecWait = savedProc, savedWait }()
+	procRoot = t.TempDir()
+	proc := filepath.Join(procRoot, "4242")
 	os.MkdirAll(proc, 0o755)
 	os.WriteFile(filepath.Join(proc, "stat"), []byte("4242 (sleep) S 1 4242 4242 0 -1 4194560 97 0 0 0\n"), 0o644)
-	initProg, userProg := filepath.Join(procDir, "crun"), filepath.Join(procDir, "sleep")
+	initProg, userProg := filepath.Join(procRoot, "crun"), filepath.Join(procRoot, "sleep")
 	os.WriteFile(initProg, []byte("init"), 0o755)
 	os.WriteFile(userProg, []byte("user"), 0o755)
 	before := strings.Replace(strings.Replace(sampleStatus, "NoNewPrivs:\t1", "NoNewPrivs:\t0", 1), "Seccomp:\t2", "Seccomp:\t0", 1)

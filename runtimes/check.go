@@ -826,9 +826,6 @@ var chkRunState = func(b *Backend, root, id string) (*chkBackendState, error) {
 	return &st, nil
 }
 
-// chkProcDir is where /proc is; tests point it at a fake tree.
-var chkProcDir = "/proc"
-
 func (a *admin) checkContainer(cfg *Config, root, id string) (*checkReport, error) {
 	rec, ok, err := loadRecord(RecordPath(cfg.StateDir, root, id))
 	if err != nil {
@@ -864,7 +861,7 @@ func (a *admin) checkRecorded(rec *Record, root, id string) *checkReport {
 	case st.Status != "running" && st.Status != "created" && st.Status != "paused" || st.Pid <= 0:
 		rep.add("live", "kernel state of the container's process", "", "", chkWarn,
 			fmt.Sprintf("status %s, pid %d: no process to inspect; config.json alone was checked", chkOrDash(st.Status), st.Pid))
-	case rec.Backend.Family() == FamilyRunsc || rec.Backend.Name == "kata" || strings.Contains(filepath.Base(rec.Backend.Path), "kata"):
+	case sandboxBackend(&rec.Backend):
 		rep.add("live", "kernel state of the container's process", "", "", chkWarn,
 			fmt.Sprintf("backend %s: pid %d is the sandbox, not the container; the guest's capabilities, seccomp, no_new_privs, LSM label, namespaces and mounts are not visible from the host, so only config.json was checked", rec.Backend.Name, st.Pid))
 	default:
@@ -875,7 +872,7 @@ func (a *admin) checkRecorded(rec *Record, root, id string) *checkReport {
 
 // checkProcess adds the *.live checks: the kernel's view of pid.
 func (a *admin) checkProcess(rep *checkReport, pid int) {
-	dir := filepath.Join(chkProcDir, strconv.Itoa(pid))
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	status, err := chkReadProcStatus(filepath.Join(dir, "status"))
 	if err != nil {
 		rep.add("live", "kernel state of the container's process", "", "", chkFail, fmt.Sprintf("cannot read /proc/%d/status: %v", pid, err))

@@ -275,18 +275,7 @@ type logEntry struct {
 	Refused  string             `json:"refused"`
 	Refusals []hardening.Change `json:"refusals"`
 	Changes  []hardening.Change `json:"changes"`
-	Attest   *logAttest         `json:"attest"`
-}
-
-// logAttest is the "attest" member of a line as read back.
-type logAttest struct {
-	Verdict    string     `json:"verdict"`
-	Mode       string     `json:"mode"`
-	Pid        int        `json:"pid"`
-	Action     string     `json:"action"`
-	Reason     string     `json:"reason"`
-	Mismatches []mismatch `json:"mismatches"`
-	Unchecked  []string   `json:"unchecked"`
+	Attest   *attestVerdict     `json:"attest"`
 }
 
 // log is `secshim log`: it answers "what did secshim change in container

@@ -18,9 +18,10 @@ import (
 	"github.com/secshim/secshim/hardening"
 )
 
-// cgroupRoot is where the host mounts its cgroup hierarchies; selfNSDir
-// holds the reader's own namespaces. Seams for tests.
+// procRoot is where /proc is, cgroupRoot where the host mounts its cgroup
+// hierarchies; selfNSDir holds the reader's own namespaces. Seams for tests.
 var (
+	procRoot   = "/proc"
 	cgroupRoot = "/sys/fs/cgroup"
 	selfNSDir  = "/proc/self/ns"
 )
