@@ -26,45 +26,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/secshim/secshim/bench/interleave"
 )
 
-// The interleave plan format (a copy: the driver is a main package).
-type plan struct {
-	Name        string       `json:"name"`
-	Description string       `json:"description,omitempty"`
-	Rounds      int          `json:"rounds"`
-	Warmup      int          `json:"warmup"`
-	Seed        uint64       `json:"seed"`
-	Setup       [][]string   `json:"setup,omitempty"`
-	Teardown    [][]string   `json:"teardown,omitempty"`
-	Arms        []arm        `json:"arms"`
-	Compare     []comparison `json:"compare"`
-}
-
-type arm struct {
-	Name    string     `json:"name"`
-	Env     []string   `json:"env,omitempty"`
-	Reset   []cp       `json:"reset,omitempty"`
-	Clean   []string   `json:"clean,omitempty"`
-	Steps   []step     `json:"steps"`
-	Cleanup [][]string `json:"cleanup,omitempty"`
-}
-
-type step struct {
-	Name string   `json:"name"`
-	Argv []string `json:"argv"`
-}
-
-type cp struct {
-	From string `json:"from"`
-	To   string `json:"to"`
-}
-
-type comparison struct {
-	Arm   string   `json:"arm"`
-	Ref   string   `json:"ref"`
-	Steps []string `json:"steps,omitempty"`
-}
+// The plan format is package interleave's.
+type (
+	plan       = interleave.Plan
+	arm        = interleave.Arm
+	step       = interleave.Step
+	cp         = interleave.Copy
+	comparison = interleave.Comparison
+)
 
 var (
 	work     = flag.String("work", "", "work directory prepared by run.sh")
@@ -134,12 +107,12 @@ func lifecycle(size string, rounds int) plan {
 		p.Arms = append(p.Arms, arm{
 			Name:  name,
 			Env:   env,
-			Reset: []cp{{pristine, filepath.Join(bundle, "config.json")}},
+			Reset: []cp{{From: pristine, To: filepath.Join(bundle, "config.json")}},
 			Steps: []step{
 				// Engines pass --pid-file; secshim's start reads the pid there.
-				{"create", cmd("create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), "{id}")},
-				{"start", cmd("start", "{id}")},
-				{"delete", cmd("delete", "--force", "{id}")},
+				{Name: "create", Argv: cmd("create", "--bundle", bundle, "--pid-file", filepath.Join(bundle, "pid"), "{id}")},
+				{Name: "start", Argv: cmd("start", "{id}")},
+				{Name: "delete", Argv: cmd("delete", "--force", "{id}")},
 			},
 			Cleanup: [][]string{cmd("delete", "--force", "{id}"), {b.path, "--root", root, "delete", "--force", "{id}"}},
 		})
@@ -161,14 +134,14 @@ func lifecycle(size string, rounds int) plan {
 			name := b.name + "-hardened-" + prof
 			add(name, base, []string{b.path}, b)
 			p.Arms[len(p.Arms)-1].Reset[0].From = h
-			p.Compare = append(p.Compare, comparison{name, b.name, nil})
+			p.Compare = append(p.Compare, comparison{Arm: name, Ref: b.name})
 		}
 	}
 	rc := backends()[0]
 	if size == "podman" {
 		add("execc-runc", base, []string{w("bin", "execc"), rc.path}, rc)
 		add("execgo-runc", base, []string{w("bin", "execgo"), rc.path}, rc)
-		p.Compare = append(p.Compare, comparison{"execc-runc", "runc", nil}, comparison{"execgo-runc", "runc", nil})
+		p.Compare = append(p.Compare, comparison{Arm: "execc-runc", Ref: "runc"}, comparison{Arm: "execgo-runc", Ref: "runc"})
 		// The Go exec-only program on the config secshim writes: the
 		// reference for start and delete of a hardened container, whose
 		// runc start and delete differ from the original's.
@@ -182,12 +155,12 @@ func lifecycle(size string, rounds int) plan {
 			name := "secshim-" + prof + "-" + b.name
 			env := []string{"SECSHIM_CONFIG=" + w("conf", prof+"-"+b.name+".toml")}
 			add(name, env, []string{w("bin", "secshim")}, b)
-			p.Compare = append(p.Compare, comparison{name, b.name, nil})
+			p.Compare = append(p.Compare, comparison{Arm: name, Ref: b.name})
 			if hardened[prof] {
-				p.Compare = append(p.Compare, comparison{name, b.name + "-hardened-" + prof, nil})
+				p.Compare = append(p.Compare, comparison{Arm: name, Ref: b.name + "-hardened-" + prof})
 			}
 			if size == "podman" && b.name == "runc" {
-				p.Compare = append(p.Compare, comparison{name, "execgo-runc", nil})
+				p.Compare = append(p.Compare, comparison{Arm: name, Ref: "execgo-runc"})
 			}
 		}
 	}
@@ -196,18 +169,18 @@ func lifecycle(size string, rounds int) plan {
 		for _, b := range backends() {
 			name := "secshim-baseline-" + b.name + "-noattest"
 			add(name, []string{"SECSHIM_CONFIG=" + w("conf", "baseline-"+b.name+"-noattest.toml")}, []string{w("bin", "secshim")}, b)
-			p.Compare = append(p.Compare, comparison{"secshim-baseline-" + b.name, name, nil}, comparison{name, b.name, nil})
+			p.Compare = append(p.Compare, comparison{Arm: "secshim-baseline-" + b.name, Ref: name}, comparison{Arm: name, Ref: b.name})
 			if b.name == "runc" {
-				p.Compare = append(p.Compare, comparison{name, "execgo-runc", nil})
+				p.Compare = append(p.Compare, comparison{Arm: name, Ref: "execgo-runc"})
 				if hardened["baseline"] {
-					p.Compare = append(p.Compare, comparison{name, "execgo-runc-hardened-baseline", nil},
-						comparison{"secshim-baseline-runc", "execgo-runc-hardened-baseline", nil})
+					p.Compare = append(p.Compare, comparison{Arm: name, Ref: "execgo-runc-hardened-baseline"},
+						comparison{Arm: "secshim-baseline-runc", Ref: "execgo-runc-hardened-baseline"})
 				}
 			}
 		}
 	}
 	if *crun != "" {
-		p.Compare = append(p.Compare, comparison{"crun", "runc", []string{"total"}})
+		p.Compare = append(p.Compare, comparison{Arm: "crun", Ref: "runc", Steps: []string{"total"}})
 	}
 	return p
 }
@@ -225,9 +198,9 @@ func handoff() plan {
 		name   string
 		prefix []string
 	}{{"exit0", []string{exit0}}, {"execc-exit0", []string{w("bin", "execc"), exit0}}, {"execgo-exit0", []string{w("bin", "execgo"), exit0}}} {
-		p.Arms = append(p.Arms, arm{Name: r.name, Steps: []step{{"create", append(append([]string{}, r.prefix...), args(bundle)...)}}})
+		p.Arms = append(p.Arms, arm{Name: r.name, Steps: []step{{Name: "create", Argv: append(append([]string{}, r.prefix...), args(bundle)...)}}})
 		if r.name != "exit0" {
-			p.Compare = append(p.Compare, comparison{r.name, "exit0", nil})
+			p.Compare = append(p.Compare, comparison{Arm: r.name, Ref: "exit0"})
 		}
 	}
 	for _, size := range []string{"minimal", "podman", "large"} {
@@ -237,10 +210,10 @@ func handoff() plan {
 			must(os.MkdirAll(b, 0o755))
 			p.Arms = append(p.Arms, arm{Name: name,
 				Env:   []string{"SECSHIM_CONFIG=" + w("conf", prof+"-probe.toml")},
-				Reset: []cp{{w("specs", size+".json"), filepath.Join(b, "config.json")}},
+				Reset: []cp{{From: w("specs", size+".json"), To: filepath.Join(b, "config.json")}},
 				Clean: []string{w("state-probe")},
-				Steps: []step{{"create", append([]string{w("bin", "secshim")}, args(b)...)}}})
-			p.Compare = append(p.Compare, comparison{name, "exit0", nil}, comparison{name, "execgo-exit0", nil})
+				Steps: []step{{Name: "create", Argv: append([]string{w("bin", "secshim")}, args(b)...)}}})
+			p.Compare = append(p.Compare, comparison{Arm: name, Ref: "exit0"}, comparison{Arm: name, Ref: "execgo-exit0"})
 		}
 	}
 	return p
@@ -293,12 +266,12 @@ func passthrough() plan {
 			}
 			name := verb.name + "-" + pr.name
 			p.Arms = append(p.Arms, arm{Name: name, Env: env,
-				Steps: []step{{verb.name, append(append([]string{}, pr.prefix...), verb.args...)}}})
+				Steps: []step{{Name: verb.name, Argv: append(append([]string{}, pr.prefix...), verb.args...)}}})
 			if pr.name != "runc" {
-				p.Compare = append(p.Compare, comparison{name, verb.name + "-runc", nil})
+				p.Compare = append(p.Compare, comparison{Arm: name, Ref: verb.name + "-runc"})
 			}
 		}
-		p.Compare = append(p.Compare, comparison{verb.name + "-secshim", verb.name + "-execgo", nil})
+		p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim", Ref: verb.name + "-execgo"})
 	}
 	return p
 }
@@ -314,10 +287,10 @@ func podmanRun() plan {
 	return plan{Name: "podman-run", Rounds: *rE2E, Warmup: 2, Seed: 11,
 		Description: "podman run --rm IMAGE true, --runtime secshim (baseline, backend runc) vs --runtime runc, interleaved",
 		Arms: []arm{
-			{Name: "podman-runc", Steps: []step{{"run", run("runc")}}},
-			{Name: "podman-secshim", Steps: []step{{"run", run("secshim")}}},
+			{Name: "podman-runc", Steps: []step{{Name: "run", Argv: run("runc")}}},
+			{Name: "podman-secshim", Steps: []step{{Name: "run", Argv: run("secshim")}}},
 		},
-		Compare: []comparison{{"podman-secshim", "podman-runc", nil}},
+		Compare: []comparison{{Arm: "podman-secshim", Ref: "podman-runc"}},
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/secshim/secshim/bench/interleave"
 )
 
 // Targets of issue 4.
@@ -42,36 +44,11 @@ var (
 	profiles = []string{"privileged", "baseline", "restricted"}
 )
 
-// Interleaved results (bench/cmd/interleave's Result).
-type stat struct {
-	Arm        string     `json:"arm"`
-	Ref        string     `json:"ref"`
-	Step       string     `json:"step"`
-	N          int        `json:"n"`
-	MedianDiff float64    `json:"median_diff_ms"`
-	CI95       [2]float64 `json:"ci95_ms"`
-	MedianRat  float64    `json:"median_ratio"`
-	ArmMedian  float64    `json:"arm_median_ms"`
-	RefMedian  float64    `json:"ref_median_ms"`
-}
-
-type interleaved struct {
-	Plan struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Arms        []struct {
-			Name  string `json:"name"`
-			Steps []struct {
-				Name string   `json:"name"`
-				Argv []string `json:"argv"`
-			} `json:"steps"`
-		} `json:"arms"`
-	} `json:"plan"`
-	Seconds  float64             `json:"seconds"`
-	Rounds   int                 `json:"rounds_done"`
-	Failures map[string][]string `json:"failures"`
-	Stats    []stat              `json:"stats"`
-}
+// Interleaved results, as bench/cmd/interleave writes them.
+type (
+	stat        = interleave.Stat
+	interleaved struct{ interleave.Result }
+)
 
 func (r *interleaved) stat(arm, ref, step string) (stat, bool) {
 	if r == nil {
