@@ -346,10 +346,9 @@ func (r *resolver) resolveUncached(p string) (string, error) {
 	}
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err == nil {
-		var buf [unix.PathMax]byte
-		n, rerr := unix.Readlink("/proc/self/fd/"+strconv.Itoa(fd), buf[:])
+		rp, rerr := readlinkFD(fd)
 		unix.Close(fd)
-		if rp := string(buf[:max(n, 0)]); rerr == nil && strings.HasPrefix(rp, "/") && !strings.HasSuffix(rp, " (deleted)") {
+		if rerr == nil && strings.HasPrefix(rp, "/") && !strings.HasSuffix(rp, " (deleted)") {
 			return rp, nil
 		}
 		return filepath.EvalSymlinks(p) // no /proc, or the path just went away
@@ -365,6 +364,21 @@ func (r *resolver) resolveUncached(p string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(parent, filepath.Base(p)), nil
+}
+
+// readlinkFD reads the path /proc/self/fd/FD names. The first try uses a
+// small buffer: a PathMax array in this frame would grow the goroutine's
+// stack past its first 8 KB, which costs every create a stack copy.
+func readlinkFD(fd int) (string, error) {
+	link := "/proc/self/fd/" + strconv.Itoa(fd)
+	var small [256]byte
+	n, err := unix.Readlink(link, small[:])
+	if err != nil || n < len(small) {
+		return string(small[:max(n, 0)]), err
+	}
+	big := make([]byte, unix.PathMax)
+	n, err = unix.Readlink(link, big)
+	return string(big[:max(n, 0)]), err
 }
 
 // openat2Missing is set once openat2 is found unusable (a kernel before

@@ -106,7 +106,7 @@ func LogDecision(cfg *Config, d Decision) {
 		if d.Error != "" || d.Attest != nil && d.Attest.failed() {
 			pri = syslogWarning
 		}
-		if err := sendSyslog(SyslogSocket, pri, now, b[:len(b)-1]); err != nil {
+		if err := sendSyslog(SyslogSocket, pri, b[:len(b)-1]); err != nil {
 			fmt.Fprintf(os.Stderr, "secshim: warning: syslog %s: %v\n", SyslogSocket, err)
 		}
 	}
@@ -198,12 +198,15 @@ func saveSpec(f *spec.File, d *Decision) error {
 	return spec.WriteAtomic(f.Path, out, f.Mode)
 }
 
-// sendSyslog sends msg as one RFC 3164 datagram, the form syslog(3) uses
-// on /dev/log and that rsyslog, syslog-ng and journald all read:
-// "<PRI>Mmm dd hh:mm:ss secshim[PID]: MSG". One socket, one non-blocking
+// sendSyslog sends msg as one RFC 3164 datagram without the optional
+// timestamp: "<PRI>secshim[PID]: MSG", which rsyslog, syslog-ng and
+// journald all read. They stamp a message from the local socket on
+// receipt (journald always, rsyslog's imuxsock by default ignores a sent
+// timestamp); a timestamp of our own would need the local time zone, one
+// more file read and parse on every create. One socket, one non-blocking
 // sendto, no retry: a stalled or missing daemon must not stall a create.
 // A socket that is not there (no syslog on this host) is not an error.
-func sendSyslog(path string, pri int, now time.Time, msg []byte) error {
+func sendSyslog(path string, pri int, msg []byte) error {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -212,9 +215,7 @@ func sendSyslog(path string, pri int, now time.Time, msg []byte) error {
 	b := make([]byte, 0, len(msg)+48)
 	b = append(b, '<')
 	b = strconv.AppendInt(b, int64(pri), 10)
-	b = append(b, '>')
-	b = now.AppendFormat(b, time.Stamp)
-	b = append(b, " secshim["...)
+	b = append(b, ">secshim["...)
 	b = strconv.AppendInt(b, int64(os.Getpid()), 10)
 	b = append(b, "]: "...)
 	b = append(b, msg...)

@@ -190,8 +190,8 @@ func TestSyslog(t *testing.T) {
 	}
 	LogDecision(cfg, Decision{ID: "c1", Verb: "create", Backend: "runc", Profile: "privileged"})
 	got := read()
-	head := fmt.Sprintf("<86>%s secshim[%d]: {", time.Now().Format("Jan _2"), os.Getpid())
-	if !strings.HasPrefix(got, head[:10]) || !strings.Contains(got, fmt.Sprintf(" secshim[%d]: {", os.Getpid())) || strings.HasSuffix(got, "\n") {
+	head := fmt.Sprintf("<86>secshim[%d]: {", os.Getpid())
+	if !strings.HasPrefix(got, head) || strings.HasSuffix(got, "\n") {
 		t.Errorf("syslog datagram %q, want %q...", got, head)
 	}
 	_, msg, _ := strings.Cut(got, "]: ")
@@ -201,7 +201,7 @@ func TestSyslog(t *testing.T) {
 		t.Errorf("refusal datagram %q, want priority <84>", got)
 	}
 	// A host without the socket: nothing sent, no error.
-	if err := sendSyslog(filepath.Join(t.TempDir(), "none"), syslogInfo, time.Now(), []byte("{}")); err != nil {
+	if err := sendSyslog(filepath.Join(t.TempDir(), "none"), syslogInfo, []byte("{}")); err != nil {
 		t.Errorf("missing socket: %v", err)
 	}
 }
