@@ -1,9 +1,10 @@
 package hardening
 
 import (
-	"os"
 	"strings"
 	"syscall"
+
+	"github.com/secshim/secshim/spec"
 )
 
 // Host answers the questions rules ask about the machine. DefaultHost asks
@@ -47,15 +48,15 @@ func ProcNSName(nsType string) string { return procNSName[nsType] }
 func DefaultHost() *Host {
 	return &Host{
 		SELinuxEnabled: func() bool {
-			b, err := os.ReadFile("/sys/fs/selinux/enforce")
+			b, err := spec.ReadFile("/sys/fs/selinux/enforce")
 			return err == nil && len(b) > 0
 		},
 		AppArmorEnabled: func() bool {
-			b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+			b, err := spec.ReadFile("/sys/module/apparmor/parameters/enabled")
 			return err == nil && strings.HasPrefix(string(b), "Y")
 		},
 		AppArmorProfileMode: func(name string) (string, error) {
-			b, err := os.ReadFile("/sys/kernel/security/apparmor/profiles")
+			b, err := spec.ReadFile("/sys/kernel/security/apparmor/profiles")
 			if err != nil {
 				return "", err
 			}

@@ -55,7 +55,7 @@ func (dc *seccompDiskCache) rendered() []byte {
 	if dc == nil {
 		return nil
 	}
-	b, err := os.ReadFile(filepath.Join(dc.dir, dc.key+".json"))
+	b, err := spec.ReadFile(filepath.Join(dc.dir, dc.key+".json"))
 	// Validated where it is used (spec.Object.Set, with a fallback to
 	// rendering): validating here too would cost a second pass.
 	if err != nil || len(b) == 0 || b[0] != '{' {
@@ -76,7 +76,7 @@ func (dc *seccompDiskCache) verdict(engine []byte) (why string, ok bool) {
 	if dc == nil {
 		return "", false
 	}
-	b, err := os.ReadFile(filepath.Join(dc.dir, dc.verdictName(engine)))
+	b, err := spec.ReadFile(filepath.Join(dc.dir, dc.verdictName(engine)))
 	if err != nil {
 		return "", false
 	}
@@ -101,8 +101,10 @@ func (dc *seccompDiskCache) storeVerdict(engine []byte, why string) {
 }
 
 func (dc *seccompDiskCache) verdictName(engine []byte) string {
-	sum := sha256.Sum256(append([]byte(dc.key+"\n"), engine...))
-	return "verdict-" + hex.EncodeToString(sum[:])
+	h := sha256.New()
+	h.Write([]byte(dc.key + "\n"))
+	h.Write(engine)
+	return "verdict-" + hex.EncodeToString(h.Sum(nil))
 }
 
 // store writes an entry atomically; failing to is not an error.

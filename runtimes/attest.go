@@ -950,7 +950,7 @@ func finalBeforeStart(b *Backend) bool {
 // backend's state.
 func (r *call) containerPid(rec *Record) (int, error) {
 	if rec.PidFile != "" {
-		if b, err := os.ReadFile(rec.PidFile); err == nil {
+		if b, err := spec.ReadFile(rec.PidFile); err == nil {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
 				return pid, nil
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/secshim/secshim/hardening"
+	"github.com/secshim/secshim/spec"
 )
 
 // DefaultConfigPath is where secshim looks for its config when
@@ -124,7 +125,7 @@ func LoadConfig() (*Config, error) {
 	if !explicit || path == "" {
 		path, explicit = DefaultConfigPath, false
 	}
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadFile(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
 			return DefaultConfig(), nil

@@ -3,8 +3,12 @@ package runtimes
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/secshim/secshim/spec"
 )
 
 // hardeningVerbs are the verbs that read the policy; every other verb
@@ -56,8 +60,8 @@ func quickStateDir() (string, bool) {
 	if path == "" {
 		path = DefaultConfigPath
 	}
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) && os.Getenv("SECSHIM_CONFIG") == "" {
+	data, err := spec.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && os.Getenv("SECSHIM_CONFIG") == "" {
 		return DefaultConfig().StateDir, true
 	}
 	if err != nil || bytes.Contains(data, []byte("debug")) {

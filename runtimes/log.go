@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -236,18 +237,12 @@ func appendField(b []byte, key, val string) []byte {
 // appendLine writes one line with a single write on an O_APPEND file, so
 // lines from concurrent secshim processes never interleave.
 func appendLine(path string, line []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
-	if os.IsNotExist(err) {
+	const flag = unix.O_APPEND | unix.O_CREAT
+	err := spec.WriteFile(path, line, flag, 0o640)
+	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o750); err == nil {
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+			err = spec.WriteFile(path, line, flag, 0o640)
 		}
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/secshim/secshim/hardening"
 	"github.com/secshim/secshim/spec"
 )
@@ -83,28 +85,21 @@ func SaveRecord(path string, r *Record) error {
 	if r.PidFile != "" {
 		b = append(append(append(b, "pidfile "...), r.PidFile...), '\n')
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	const create = unix.O_CREAT | unix.O_EXCL
+	err := spec.WriteFile(path, b, create, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-			f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			err = spec.WriteFile(path, b, create, 0o600)
 		}
 	}
-	if err == nil {
-		_, err = f.Write(b)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	} else if errors.Is(err, fs.ErrExist) {
+	if errors.Is(err, fs.ErrExist) {
 		err = spec.WriteAtomic(path, b, 0o600)
 	}
 	if err != nil {
 		return fmt.Errorf("state: %w", err)
 	}
 	// The same ID created again: the old container's tombstone is done.
-	os.Remove(tombPath(path))
+	unix.Unlink(tombPath(path))
 	return nil
 }
 

@@ -3,7 +3,6 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,31 +25,34 @@ type File struct {
 // Load reads and parses the JSON object at path. It refuses symlinks,
 // anything but a regular file, and files larger than MaxSize.
 func Load(path string) (*File, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return nil, err
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return nil, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	if err := checkFile(path, fi); err != nil {
+	if err := checkFile(path, &st); err != nil {
 		return nil, err
 	}
 	// O_NOFOLLOW: the path may have become a symlink since Lstat; O_NONBLOCK:
 	// or a FIFO, whose open would block. Neither affects a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	fd, err := openFD("open", path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("%s: is a symlink, refusing to follow it", path)
 		}
 		return nil, err
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	// Check again on what was actually opened.
-	if fi, err = f.Stat(); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if err := checkFile(path, &st); err != nil {
 		return nil, err
 	}
-	if err := checkFile(path, fi); err != nil {
-		return nil, err
+	data, err := readFD(fd, path, st.Size, MaxSize)
+	if err == errTooLarge {
+		err = fmt.Errorf("too large (over %d bytes)", MaxSize)
 	}
-	data, err := readAll(f, fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -58,56 +60,36 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	file.Mode = fi.Mode().Perm()
+	file.Mode = os.FileMode(st.Mode & 0o777)
 	return file, nil
 }
 
-func checkFile(path string, fi fs.FileInfo) error {
+var errTooLarge = errors.New("too large")
+
+func checkFile(path string, st *unix.Stat_t) error {
 	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
 		return fmt.Errorf("%s: is a symlink, refusing to follow it", path)
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s: is %s, not a regular file", path, typeName(fi.Mode()))
-	case fi.Size() > MaxSize:
-		return fmt.Errorf("%s: too large (%d bytes, limit %d)", path, fi.Size(), MaxSize)
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s: is %s, not a regular file", path, typeName(st.Mode))
+	case st.Size > MaxSize:
+		return fmt.Errorf("%s: too large (%d bytes, limit %d)", path, st.Size, MaxSize)
 	}
 	return nil
 }
 
-func typeName(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
+func typeName(mode uint32) string {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
 		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
+	case unix.S_IFIFO:
 		return "a FIFO"
-	case m&fs.ModeSocket != 0:
+	case unix.S_IFSOCK:
 		return "a socket"
-	case m&fs.ModeDevice != 0:
+	case unix.S_IFCHR, unix.S_IFBLK:
 		return "a device"
 	}
 	return "a special file"
-}
-
-// readAll reads f, whose size was size when checked, refusing to read more
-// than MaxSize if it grows meanwhile.
-func readAll(f *os.File, size int64) ([]byte, error) {
-	buf := make([]byte, 0, size+1) // +1: see EOF without growing
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := f.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if len(buf) > MaxSize {
-			return nil, fmt.Errorf("too large (over %d bytes)", MaxSize)
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
 }
 
 // LoadBytes parses data (for example read from stdin) as the document to be
@@ -183,37 +165,38 @@ func replace(tmp, path string) error {
 // host crash right after may leave it empty, which nothing needs to
 // survive.
 func WriteAtomic(path string, data []byte, mode os.FileMode) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case err == nil:
-		if fi.Mode()&fs.ModeSymlink != 0 {
+	var st unix.Stat_t
+	switch err := unix.Lstat(path, &st); err {
+	case nil:
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			return fmt.Errorf("%s: is a symlink, refusing to replace it", path)
 		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: is %s, not a regular file, refusing to replace it", path, typeName(fi.Mode()))
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fmt.Errorf("%s: is %s, not a regular file, refusing to replace it", path, typeName(st.Mode))
 		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
+	case unix.ENOENT:
+	default:
+		return &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
-	// os.CreateTemp opens with O_CREATE|O_EXCL and mode 0600, with a random
-	// suffix replacing the "*".
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".secshim-*")
+	fd, tmp, err := createTemp(filepath.Dir(path), filepath.Base(path))
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
+	err = writeFD(fd, tmp, data)
 	if err == nil {
-		err = f.Chmod(mode) // fchmod: exact mode, unaffected by the umask
+		// fchmod: exact mode, unaffected by the umask.
+		if cerr := unix.Fchmod(fd, uint32(mode.Perm())); cerr != nil {
+			err = &fs.PathError{Op: "chmod", Path: tmp, Err: cerr}
+		}
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
 	if err == nil {
 		err = rename(tmp, path)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		unix.Unlink(tmp)
 		return fmt.Errorf("%s: write: %w", path, err)
 	}
 	return nil
