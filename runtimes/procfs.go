@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/secshim/secshim/hardening"
+	"github.com/secshim/secshim/spec"
 )
 
 // procRoot is where /proc is, cgroupRoot where the host mounts its cgroup
@@ -26,30 +26,8 @@ var (
 	selfNSDir  = "/proc/self/ns"
 )
 
-// readProc reads a /proc file. /proc files report size 0, so os.ReadFile
-// starts from 512 bytes and reads a status file in four calls; one 4 KiB
-// read takes most in one.
-func readProc(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b := make([]byte, 0, 4096)
-	for {
-		n, err := f.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF || err == nil && n == 0 {
-			return b, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
-}
+// readProc reads a /proc file (spec.ReadFile reads it 4 KiB at a time).
+func readProc(path string) ([]byte, error) { return spec.ReadFile(path) }
 
 // procState is what attestation reads of /proc/<pid>/status.
 type procState struct {
@@ -260,7 +238,7 @@ func cgroupLimits(procDir string) (pids, memory cgroupLimit, err error) {
 		default:
 			return l, nil
 		}
-		b, err := os.ReadFile(l.File)
+		b, err := readProc(l.File)
 		if errors.Is(err, fs.ErrNotExist) {
 			// A hierarchy not mounted where expected: not found. The
 			// root cgroup has no limit file: unlimited.
@@ -299,9 +277,9 @@ func cgroupLimits(procDir string) (pids, memory cgroupLimit, err error) {
 // label; "exec": the label its next execve takes), preferring the LSM's
 // own directory (attr/apparmor/current) where the kernel has one.
 func lsmAttr(procDir, lsm, attr string) string {
-	b, err := os.ReadFile(filepath.Join(procDir, "attr", lsm, attr))
+	b, err := readProc(filepath.Join(procDir, "attr", lsm, attr))
 	if err != nil {
-		b, _ = os.ReadFile(filepath.Join(procDir, "attr", attr))
+		b, _ = readProc(filepath.Join(procDir, "attr", attr))
 	}
 	return strings.TrimRight(string(b), "\x00\n")
 }

@@ -192,9 +192,9 @@ func tombPath(path string) string {
 // loadRecord reads a record, or its tombstone; ok is false when there is
 // neither.
 func loadRecord(path string) (r *Record, ok bool, err error) {
-	data, err := os.ReadFile(path)
+	data, err := spec.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, err = os.ReadFile(tombPath(path))
+		data, err = spec.ReadFile(tombPath(path))
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil

@@ -16,6 +16,8 @@ import (
 // wrapping the errno, so errors.Is(err, fs.ErrNotExist) works as with os.
 
 // ReadFile returns the content of the file at path, as os.ReadFile does.
+// A file that reports size 0 (those of /proc) is read 4 KiB at a time, so
+// that a status file takes one read.
 func ReadFile(path string) ([]byte, error) {
 	fd, err := openFD("open", path, unix.O_RDONLY, 0)
 	if err != nil {
@@ -26,7 +28,11 @@ func ReadFile(path string) ([]byte, error) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	return readFD(fd, path, st.Size, -1)
+	size := st.Size
+	if size == 0 {
+		size = 4095
+	}
+	return readFD(fd, path, size, -1)
 }
 
 // readFD reads fd to its end into a buffer sized for size bytes (+1, to

@@ -28,6 +28,7 @@ import (
 	"strings"
 
 	"github.com/secshim/secshim/bench/interleave"
+	"github.com/secshim/secshim/runtimes"
 )
 
 // The plan format is package interleave's.
@@ -194,6 +195,11 @@ func handoff() plan {
 	args := func(bundle string) []string { return []string{"--root", root, "create", "--bundle", bundle, "{id}"} }
 	bundle := w("bundles", "handoff-direct")
 	must(os.MkdirAll(bundle, 0o755))
+	// Each run empties the records directory, as the delete that follows
+	// a real create would; the seccomp cache beside it stays, as on a
+	// running host. The coldcache arm empties all of secshim's state: the
+	// first container after a boot (state on /run) or an upgrade.
+	records := filepath.Dir(runtimes.RecordPath(w("state-probe"), root, "x"))
 	for _, r := range []struct {
 		name   string
 		prefix []string
@@ -211,11 +217,19 @@ func handoff() plan {
 			p.Arms = append(p.Arms, arm{Name: name,
 				Env:   []string{"SECSHIM_CONFIG=" + w("conf", prof+"-probe.toml")},
 				Reset: []cp{{From: w("specs", size+".json"), To: filepath.Join(b, "config.json")}},
-				Clean: []string{w("state-probe")},
+				Clean: []string{records},
 				Steps: []step{{Name: "create", Argv: append([]string{w("bin", "secshim")}, args(b)...)}}})
 			p.Compare = append(p.Compare, comparison{Arm: name, Ref: "exit0"}, comparison{Arm: name, Ref: "execgo-exit0"})
 		}
 	}
+	const cold = "secshim-baseline-podman-coldcache"
+	b := w("bundles", "handoff-baseline-podman")
+	p.Arms = append(p.Arms, arm{Name: cold,
+		Env:   []string{"SECSHIM_CONFIG=" + w("conf", "baseline-probe.toml")},
+		Reset: []cp{{From: w("specs", "podman.json"), To: filepath.Join(b, "config.json")}},
+		Clean: []string{w("state-probe")},
+		Steps: []step{{Name: "create", Argv: append([]string{w("bin", "secshim")}, args(b)...)}}})
+	p.Compare = append(p.Compare, comparison{Arm: cold, Ref: "exit0"}, comparison{Arm: cold, Ref: "execgo-exit0"}, comparison{Arm: cold, Ref: "secshim-baseline-podman"})
 	return p
 }
 
