@@ -23,11 +23,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -1003,18 +1001,37 @@ func (pc *policyChecker) decodeError(err error) {
 	pc.add(0, err.Error())
 }
 
-var typeErrorRE = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^cannot decode TOML (\w+) into .* of type (\S+)$`)
-})
+// parseTypeError splits go-toml's "cannot decode TOML FOUND into ... of
+// type WANT". Parsed by hand: the regexp package would add its Unicode
+// tables to every secshim start (their maps are built at init).
+func parseTypeError(msg string) (found, want string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, "cannot decode TOML ")
+	if !ok {
+		return "", "", false
+	}
+	found, rest, ok = strings.Cut(rest, " into ")
+	i := strings.LastIndex(rest, " of type ")
+	if !ok || found == "" || strings.ContainsFunc(found, notWordRune) || i < 0 {
+		return "", "", false
+	}
+	want = rest[i+len(" of type "):]
+	if want == "" || strings.ContainsAny(want, " \t\n\v\f\r") {
+		return "", "", false
+	}
+	return found, want, true
+}
+
+func notWordRune(r rune) bool {
+	return !(r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+}
 
 // friendlyTypeError rewords go-toml's "cannot decode TOML string into
 // struct field hardening.Limit.Max of type int64" without Go type names.
 func friendlyTypeError(msg string) string {
-	m := typeErrorRE().FindStringSubmatch(msg)
-	if m == nil {
+	found, want, ok := parseTypeError(msg)
+	if !ok {
 		return msg
 	}
-	want := m[2]
 	switch {
 	case strings.HasPrefix(want, "[]"):
 		want = "an array"
@@ -1027,7 +1044,7 @@ func friendlyTypeError(msg string) string {
 	case want == "string", want == "hardening.Mode":
 		want = "a string"
 	}
-	return fmt.Sprintf("expected %s, found a TOML %s", want, m[1])
+	return fmt.Sprintf("expected %s, found a TOML %s", want, found)
 }
 
 // checkSettings checks the keys outside [profiles], each on its own.

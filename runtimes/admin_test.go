@@ -705,3 +705,19 @@ func captureStdout(t *testing.T, f func() int) (string, int) {
 	w.Close()
 	return <-done, code
 }
+
+func TestFriendlyTypeError(t *testing.T) {
+	for in, want := range map[string]string{
+		"cannot decode TOML string into struct field hardening.Limit.Max of type int64":                                   "expected an integer, found a TOML string",
+		"cannot decode TOML integer into struct field runtimes.Config.Backends of type map[string]runtimes.BackendConfig": "expected a table, found a TOML integer",
+		"cannot decode TOML array into a value of type bool":                                                              "expected a boolean, found a TOML array",
+		"cannot decode TOML string into x of type []string":                                                               "expected an array, found a TOML string",
+		"cannot decode TOML some-thing into x of type int":                                                                "cannot decode TOML some-thing into x of type int",
+		"cannot decode TOML string into x of type two words":                                                              "cannot decode TOML string into x of type two words",
+		"expected newline": "expected newline",
+	} {
+		if got := friendlyTypeError(in); got != want {
+			t.Errorf("friendlyTypeError(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
