@@ -197,22 +197,25 @@ func (ps *Profiles) parent(name string) (string, error) {
 				return "", fmt.Errorf("profiles.%s.extends: a profile cannot extend itself", name)
 			}
 			if _, isUser := ps.User[s]; !isUser {
-				if _, isBuiltin := builtin(s); !isBuiltin {
+				if !isBuiltin(s) {
 					return "", fmt.Errorf("profiles.%s.extends: no profile %q", name, s)
 				}
 			}
 			return s, nil
 		}
-		if _, ok := builtin(name); ok {
+		if isBuiltin(name) {
 			return builtinParent(name), nil
 		}
 		return "", fmt.Errorf("profiles.%s: extends is required (one of %s or another profile)", name, strings.Join(BuiltinProfiles, ", "))
 	}
-	if _, ok := builtin(name); ok {
+	if isBuiltin(name) {
 		return builtinParent(name), nil
 	}
 	return "", fmt.Errorf("no profile %q (known: %s)", name, strings.Join(ps.Names(), ", "))
 }
+
+// isBuiltin reports a built-in profile name without building the profile.
+func isBuiltin(name string) bool { return slices.Contains(BuiltinProfiles, name) }
 
 func builtinParent(name string) string {
 	if name == "restricted" {
