@@ -149,7 +149,7 @@ type device struct {
 // numeric fields the rule does not read are still checked, as decoding
 // into specs.LinuxDevice did.
 func readDevice(raw []byte) (device, error) {
-	o, err := spec.ParseObject(raw)
+	o, err := spec.ParseElement(raw)
 	if err != nil {
 		return device{}, err
 	}
@@ -188,7 +188,7 @@ func readDeviceRules(res *spec.Object) ([]deviceRule, error) {
 	}
 	rules := make([]deviceRule, 0, len(elems))
 	for i, e := range elems {
-		o, err := spec.ParseObject(e)
+		o, err := spec.ParseElement(e)
 		if err != nil {
 			return nil, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
 		}

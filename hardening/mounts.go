@@ -114,7 +114,7 @@ func readMounts(doc *spec.Object) ([]mountEntry, error) {
 	}
 	ms := make([]mountEntry, len(elems))
 	for i, e := range elems {
-		o, err := spec.ParseObject(e)
+		o, err := spec.ParseElement(e)
 		if err != nil {
 			return nil, fmt.Errorf("mounts[%d]: %w", i, err)
 		}

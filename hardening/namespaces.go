@@ -60,7 +60,7 @@ func namespacesRule(c *Context) error {
 	have := map[string]bool{}
 	for i, e := range elems {
 		field := fmt.Sprintf("linux.namespaces[%d]", i)
-		o, err := spec.ParseObject(e)
+		o, err := spec.ParseElement(e)
 		if err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}

@@ -130,7 +130,7 @@ func hostDevices(linux *spec.Object) ([]string, error) {
 	}
 	var out []string
 	for i, raw := range elems {
-		d, err := spec.ParseObject(raw)
+		d, err := spec.ParseElement(raw)
 		if err != nil {
 			return nil, fmt.Errorf("linux.devices[%d]: %w", i, err)
 		}
@@ -162,7 +162,7 @@ func deviceCgroupAllowsAll(linux *spec.Object) (bool, error) {
 		return false, err
 	}
 	for i, raw := range elems {
-		r, err := spec.ParseObject(raw)
+		r, err := spec.ParseElement(raw)
 		if err != nil {
 			return false, fmt.Errorf("linux.resources.devices[%d]: %w", i, err)
 		}
@@ -188,7 +188,7 @@ func writableSysfs(doc *spec.Object) (bool, error) {
 		return false, err
 	}
 	for i, raw := range elems {
-		m, err := spec.ParseObject(raw)
+		m, err := spec.ParseElement(raw)
 		if err != nil {
 			return false, fmt.Errorf("mounts[%d]: %w", i, err)
 		}

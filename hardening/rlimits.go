@@ -55,7 +55,7 @@ func rlimitsRule(c *Context) error {
 	dirty := false
 	for i, raw := range elems {
 		field := fmt.Sprintf("process.rlimits[%d]", i)
-		o, err := spec.ParseObject(raw)
+		o, err := spec.ParseElement(raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", field, err)
 		}

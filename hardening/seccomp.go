@@ -557,7 +557,7 @@ func engineLooser(sec *spec.Object, pol *profileIndex) (string, error) {
 	)
 	for i, raw := range rules {
 		where := func() string { return fmt.Sprintf("linux.seccomp.syscalls[%d]", i) }
-		r, err := spec.ParseObject(raw)
+		r, err := spec.ParseElement(raw)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", where(), err)
 		}
@@ -612,7 +612,7 @@ func engineRuleKey(r *spec.Object, action string) (string, error) {
 	}
 	args := make([]string, len(raws))
 	for i, raw := range raws {
-		a, err := spec.ParseObject(raw)
+		a, err := spec.ParseElement(raw)
 		if err != nil {
 			return "", fmt.Errorf("args[%d]: %w", i, err)
 		}

@@ -112,7 +112,7 @@ func readUserNS(doc *spec.Object) (userNS, error) {
 		return ns, err
 	}
 	for i, e := range elems {
-		o, err := spec.ParseObject(e)
+		o, err := spec.ParseElement(e)
 		if err != nil {
 			return ns, fmt.Errorf("linux.namespaces[%d]: %w", i, err)
 		}
@@ -150,7 +150,7 @@ func readUserNS(doc *spec.Object) (userNS, error) {
 // readIDRange reads one element of linux.uidMappings or gidMappings; a
 // missing field is 0, as encoding/json left it.
 func readIDRange(raw []byte) (idRange, error) {
-	o, err := spec.ParseObject(raw)
+	o, err := spec.ParseElement(raw)
 	if err != nil {
 		return idRange{}, err
 	}

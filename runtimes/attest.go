@@ -126,7 +126,7 @@ func promiseOf(doc *spec.Object, res *hardening.Result) (promise, error) {
 			return p, err
 		}
 		for _, raw := range nss {
-			ns, err := spec.ParseObject(raw)
+			ns, err := spec.ParseElement(raw)
 			if err != nil {
 				return p, fmt.Errorf("linux.namespaces: %w", err)
 			}

@@ -88,6 +88,19 @@ func ParseObject(data []byte) (*Object, error) {
 	return o, nil
 }
 
+// ParseElement parses an array element that Array returned as an object.
+// A document's bytes were validated when it was parsed (and every value
+// set since, when it was set), so unlike ParseObject it does not scan the
+// element again; anything from outside a document must go through
+// ParseObject. Like a nested object, it is checked for duplicate keys.
+func ParseElement(elem []byte) (*Object, error) {
+	elem = trimSpace(elem)
+	if len(elem) == 0 || elem[0] != '{' {
+		return nil, fmt.Errorf("value is %s, not an object", kind(elem))
+	}
+	return parseChild(elem, "")
+}
+
 // invalidJSON says what is wrong with a document validJSON refused. Only
 // on this path: encoding/json's Unmarshal into a RawMessage runs its
 // checker (no reflection over a big type) and says what is wrong and where.
@@ -122,7 +135,10 @@ func parseObject(b []byte, start int, path string) (o *Object, end int, err erro
 		o.orig = b[start : i+1]
 		return o, i + 1, nil
 	}
-	o.members = make([]member, 0, 8)
+	// Members collect on the stack first and are then copied to a slice of
+	// their exact number: most objects are small (a mount has four).
+	var buf [8]member
+	ms := buf[:0]
 	for {
 		if i >= len(b) || b[i] != '"' {
 			return nil, 0, o.errorf("%v", errMalformed)
@@ -145,7 +161,7 @@ func parseObject(b []byte, start int, path string) (o *Object, end int, err erro
 		if ve < 0 {
 			return nil, 0, o.errorf("%v", errMalformed)
 		}
-		o.members = append(o.members, member{key: key, rawKey: rawKey, val: b[i:ve]})
+		ms = append(ms, member{key: key, rawKey: rawKey, val: b[i:ve]})
 		i = skipSpace(b, ve)
 		if i >= len(b) {
 			return nil, 0, o.errorf("%v", errMalformed)
@@ -158,6 +174,7 @@ func parseObject(b []byte, start int, path string) (o *Object, end int, err erro
 		}
 		i = skipSpace(b, i+1)
 	}
+	o.members = append([]member(nil), ms...)
 	o.orig = b[start : i+1]
 	if err := o.checkDuplicates(); err != nil {
 		return nil, 0, err

@@ -720,3 +720,35 @@ func TestFoldKeyMatchesEqualFold(t *testing.T) {
 		}
 	}
 }
+
+func TestParseElement(t *testing.T) {
+	doc, err := ParseObject([]byte(`{"a":[ {"k":"v","n":1} ,7,{"x":1,"X":2},{"s":"\u00e9"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems, _, err := doc.Array("a")
+	if err != nil || len(elems) != 4 {
+		t.Fatalf("Array: %q, %v", elems, err)
+	}
+	o, err := ParseElement(elems[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := o.String("k"); v != "v" || err != nil {
+		t.Errorf("k = %q, %v", v, err)
+	}
+	if err := o.SetString("k", "w"); err != nil || string(o.Bytes()) != `{"k":"w","n":1}` {
+		t.Errorf("edited element: %s, %v", o.Bytes(), err)
+	}
+	if _, err := ParseElement(elems[1]); err == nil || !strings.Contains(err.Error(), "not an object") {
+		t.Errorf("a number: %v", err)
+	}
+	if _, err := ParseElement(elems[2]); err == nil || !strings.Contains(err.Error(), "differ only in case") {
+		t.Errorf("keys differing in case: %v", err)
+	}
+	if o, err := ParseElement(elems[3]); err != nil {
+		t.Error(err)
+	} else if s, _, _ := o.String("s"); s != "é" {
+		t.Errorf("escaped string: %q", s)
+	}
+}
