@@ -79,6 +79,10 @@ func CrunNamespace(t testing.TB) *CrunNS {
 	return crunNS.ns
 }
 
+// hideSize bounds the tmpfs that hides the unified hierarchy: crun leaves
+// a small directory in it per container, so it must hold thousands.
+const hideSize = "size=16m"
+
 // EnsureCrunNS makes sure a valid crun mount namespace is bound to dir/mntns
 // and returns it. Needs root. On a host that is not in cgroups hybrid mode it
 // creates nothing and returns a CrunNS with an empty Path.
@@ -127,6 +131,14 @@ func EnsureCrunNS(dir string) (*CrunNS, error) {
 
 	ns := &CrunNS{Path: nsFile, Hybrid: true}
 	if err := ns.check(); err == nil {
+		// crun 1.8 still writes each container's cgroup.procs below the
+		// hidden unified hierarchy and leaves the directory behind; a
+		// namespace made with the old 64k tmpfs fills up after a few
+		// dozen containers (ENOSPC on every crun create).
+		if err := run(lookPathOr("nsenter", "/usr/bin/nsenter"), "--mount="+nsFile,
+			lookPathOr("mount", "/usr/bin/mount"), "-o", "remount,"+hideSize, "/sys/fs/cgroup/unified"); err != nil {
+			return nil, err
+		}
 		return ns, nil
 	}
 	// Missing or stale: (re)create.
@@ -145,7 +157,7 @@ func EnsureCrunNS(dir string) (*CrunNS, error) {
 	}
 	f.Close()
 	if err := run(lookPathOr("unshare", "/usr/bin/unshare"), "--mount="+nsFile, "--propagation", "private",
-		lookPathOr("mount", "/usr/bin/mount"), "-t", "tmpfs", "-o", "size=64k,mode=0755", "secshim-hide", "/sys/fs/cgroup/unified"); err != nil {
+		lookPathOr("mount", "/usr/bin/mount"), "-t", "tmpfs", "-o", hideSize+",mode=0755", "secshim-hide", "/sys/fs/cgroup/unified"); err != nil {
 		return nil, err
 	}
 	if err := ns.check(); err != nil {
