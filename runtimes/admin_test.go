@@ -25,7 +25,7 @@ func shadowed(verbs []string) []string {
 	for _, fam := range []Family{FamilyRunc, FamilyRunsc} {
 		fs := families[fam]
 		for _, v := range verbs {
-			_, isVerb := fs.verbs[v]
+			_, isVerb := fs.verbs()[v]
 			_, isAlias := fs.aliases[v]
 			if isVerb || isAlias {
 				out = append(out, fam.String()+":"+v)

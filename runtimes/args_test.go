@@ -588,12 +588,12 @@ func TestTables(t *testing.T) {
 		}
 	}
 	for _, verb := range split("checkpoint create delete events exec init kill list pause ps restore resume run spec start state update features help") {
-		if runcVerbs[verb] == nil {
+		if runcVerbs()[verb] == nil {
 			t.Errorf("runc verb %s missing", verb)
 		}
 	}
 	for _, verb := range split("checkpoint create delete do events exec flags help kill list pause ps restore resume run spec start state wait debug read-control symbolize usage write-control install mitigate trace uninstall boot gofer umount port-forward tar update features") {
-		if runscVerbs[verb] == nil {
+		if runscVerbs()[verb] == nil {
 			t.Errorf("runsc verb %s missing", verb)
 		}
 	}
@@ -644,7 +644,7 @@ func checkFlag(t *testing.T, where string, tab *flagTable, name string, shorts [
 func TestRuncHelpAgrees(t *testing.T) {
 	fs := families[FamilyRunc]
 	verbs := []string{""}
-	for v := range runcVerbs {
+	for v := range runcVerbs() {
 		if v != "init" && v != "help" {
 			verbs = append(verbs, v)
 		}
@@ -665,7 +665,7 @@ func TestRuncHelpAgrees(t *testing.T) {
 func TestCrunHelpAgrees(t *testing.T) {
 	fs := families[FamilyRunc]
 	verbs := []string{""}
-	for v := range runcVerbs {
+	for v := range runcVerbs() {
 		// crun 1.8 has no events and init; checkpoint and restore need CRIU.
 		if !strings.Contains(" init help events features checkpoint restore ", " "+v+" ") {
 			verbs = append(verbs, v)
@@ -694,7 +694,7 @@ func TestRunscHelpAgrees(t *testing.T) {
 	fs := families[FamilyRunsc]
 	types := map[string]bool{"string": true, "int": true, "uint": true, "value": true, "duration": true, "int64": true, "uint64": true, "float": true}
 	verbs := []string{""}
-	for v := range runscVerbs {
+	for v := range runscVerbs() {
 		verbs = append(verbs, v)
 	}
 	installed := map[string]bool{}

@@ -3,6 +3,7 @@ package runtimes
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // Flag tables of the backends secshim stands in for. A flag's kind decides
@@ -64,10 +65,10 @@ type verbSpec struct {
 
 type familySpec struct {
 	globalSpec    *verbSpec
-	globals       *flagTable // built from globalSpec on first use
-	verbs         map[string]*verbSpec
-	aliases       map[string]string // verb aliases: runc's "h" is "help"
-	help, version string            // help and version flags of every table
+	globals       *flagTable                  // built from globalSpec on first use
+	verbs         func() map[string]*verbSpec // built on first use: init is on every call's path
+	aliases       map[string]string           // verb aliases: runc's "h" is "help"
+	help, version string                      // help and version flags of every table
 }
 
 // runcGlobals is the union of runc's and crun's global flags. --criu is
@@ -84,56 +85,58 @@ var runcGlobals = verbSpec{
 // flag they agree on its kind and its one-letter alias (crun's -f is
 // --config for create/run, --force for delete, --format for list/ps,
 // --file for spec; runc's -f is --force or --format).
-var runcVerbs = map[string]*verbSpec{
-	"checkpoint": {args: idOnly,
-		values: "image-path work-path parent-path status-fd page-server manage-cgroups-mode empty-ns",
-		bools:  "leave-running tcp-established ext-unix-sk shell-job lazy-pages file-locks pre-dump auto-dedup"},
-	"create": {args: idOnly,
-		values: "bundle|b config|f console-socket pid-file preserve-fds",
-		bools:  "no-pivot no-new-keyring no-subreaper"},
-	"delete": {args: idOnly, bools: "force|f"},
-	"events": {args: idOnly, values: "interval", bools: "stats"},
-	// Everything after exec's ID is the command, verbatim, in every
-	// backend: crun parses exec with ARGP_IN_ORDER (src/exec.c:
-	// argp_parse (&run_argp, argc, argv, ARGP_IN_ORDER, &first_arg, ...)),
-	// so argp stops at the first non-option, the ID; runc's exec sets
-	// urfave/cli's SkipArgReorder; runsc's Go flags stop at the ID. Checked
-	// on the installed binaries: `crun exec ID ls --bogus` and `crun exec
-	// ID --bogus` get past option parsing, `runc exec ID ls -p` looks up
-	// container ID. (crun 1.8 parses create, run, delete, kill, update, ps
-	// and state ARGP_IN_ORDER as well and fails on an option after the
-	// ID; runc reorders those: `runc create ID --bundle X` uses bundle X.
-	// Hence Parse refuses a flag-like token after any other verb's ID.)
-	// --tty is a bool in runc and takes an optional "=VALUE" in crun
-	// ("--tty=no" is false there, an error in runc; "--tty=0" false in
-	// runc, true in crun): only the bare form means the same to both.
-	"exec": {args: argSpec{id: true, max: -1, verbatim: true},
-		values: "console-socket cwd env|e user|u additional-gids|g process|p pid-file process-label apparmor cap|c preserve-fds cgroup",
-		bools:  "tty|t detach|d no-new-privs ignore-paused"},
-	"features": {args: noArgs},
-	"help":     {args: argSpec{max: 1}},
-	"init":     {args: noArgs},
-	"kill":     {args: argSpec{id: true, max: 1}, bools: "all|a"},
-	"list":     {args: noArgs, values: "format|f", bools: "quiet|q"},
-	"pause":    {args: idOnly},
-	// runc hands ps's positionals after the ID to ps(1) unparsed; crun
-	// refuses any.
-	"ps": {args: argSpec{id: true, max: -1, verbatim: true}, values: "format|f"},
-	"restore": {args: idOnly,
-		values: "console-socket image-path work-path manage-cgroups-mode bundle|b pid-file empty-ns lsm-profile lsm-mount-context",
-		bools:  "tcp-established ext-unix-sk shell-job file-locks detach|d no-subreaper no-pivot auto-dedup lazy-pages"},
-	"resume": {args: idOnly},
-	"run": {args: idOnly,
-		values: "bundle|b config|f console-socket pid-file preserve-fds",
-		bools:  "detach|d keep no-subreaper no-pivot no-new-keyring"},
-	"spec":  {args: noArgs, values: "bundle|b file|f", bools: "rootless"},
-	"start": {args: idOnly},
-	"state": {args: idOnly},
-	"update": {args: idOnly,
-		values: "resources|r blkio-weight cpu-period cpu-quota cpu-burst cpu-share cpu-rt-period cpu-rt-runtime " +
-			"cpuset-cpus cpuset-mems cpu-idle kernel-memory kernel-memory-tcp memory memory-reservation memory-swap " +
-			"pids-limit l3-cache-schema mem-bw-schema"},
-}
+var runcVerbs = sync.OnceValue(func() map[string]*verbSpec {
+	return map[string]*verbSpec{
+		"checkpoint": {args: idOnly,
+			values: "image-path work-path parent-path status-fd page-server manage-cgroups-mode empty-ns",
+			bools:  "leave-running tcp-established ext-unix-sk shell-job lazy-pages file-locks pre-dump auto-dedup"},
+		"create": {args: idOnly,
+			values: "bundle|b config|f console-socket pid-file preserve-fds",
+			bools:  "no-pivot no-new-keyring no-subreaper"},
+		"delete": {args: idOnly, bools: "force|f"},
+		"events": {args: idOnly, values: "interval", bools: "stats"},
+		// Everything after exec's ID is the command, verbatim, in every
+		// backend: crun parses exec with ARGP_IN_ORDER (src/exec.c:
+		// argp_parse (&run_argp, argc, argv, ARGP_IN_ORDER, &first_arg, ...)),
+		// so argp stops at the first non-option, the ID; runc's exec sets
+		// urfave/cli's SkipArgReorder; runsc's Go flags stop at the ID. Checked
+		// on the installed binaries: `crun exec ID ls --bogus` and `crun exec
+		// ID --bogus` get past option parsing, `runc exec ID ls -p` looks up
+		// container ID. (crun 1.8 parses create, run, delete, kill, update, ps
+		// and state ARGP_IN_ORDER as well and fails on an option after the
+		// ID; runc reorders those: `runc create ID --bundle X` uses bundle X.
+		// Hence Parse refuses a flag-like token after any other verb's ID.)
+		// --tty is a bool in runc and takes an optional "=VALUE" in crun
+		// ("--tty=no" is false there, an error in runc; "--tty=0" false in
+		// runc, true in crun): only the bare form means the same to both.
+		"exec": {args: argSpec{id: true, max: -1, verbatim: true},
+			values: "console-socket cwd env|e user|u additional-gids|g process|p pid-file process-label apparmor cap|c preserve-fds cgroup",
+			bools:  "tty|t detach|d no-new-privs ignore-paused"},
+		"features": {args: noArgs},
+		"help":     {args: argSpec{max: 1}},
+		"init":     {args: noArgs},
+		"kill":     {args: argSpec{id: true, max: 1}, bools: "all|a"},
+		"list":     {args: noArgs, values: "format|f", bools: "quiet|q"},
+		"pause":    {args: idOnly},
+		// runc hands ps's positionals after the ID to ps(1) unparsed; crun
+		// refuses any.
+		"ps": {args: argSpec{id: true, max: -1, verbatim: true}, values: "format|f"},
+		"restore": {args: idOnly,
+			values: "console-socket image-path work-path manage-cgroups-mode bundle|b pid-file empty-ns lsm-profile lsm-mount-context",
+			bools:  "tcp-established ext-unix-sk shell-job file-locks detach|d no-subreaper no-pivot auto-dedup lazy-pages"},
+		"resume": {args: idOnly},
+		"run": {args: idOnly,
+			values: "bundle|b config|f console-socket pid-file preserve-fds",
+			bools:  "detach|d keep no-subreaper no-pivot no-new-keyring"},
+		"spec":  {args: noArgs, values: "bundle|b file|f", bools: "rootless"},
+		"start": {args: idOnly},
+		"state": {args: idOnly},
+		"update": {args: idOnly,
+			values: "resources|r blkio-weight cpu-period cpu-quota cpu-burst cpu-share cpu-rt-period cpu-rt-runtime " +
+				"cpuset-cpus cpuset-mems cpu-idle kernel-memory kernel-memory-tcp memory memory-reservation memory-swap " +
+				"pids-limit l3-cache-schema mem-bw-schema"},
+	}
+})
 
 // runscGlobals are runsc's top-level Go flags: those of runsc 20221219 and
 // of current gVisor. Their kinds agree between the two except
@@ -170,61 +173,63 @@ var runscGlobals = verbSpec{
 // update, features, port-forward and tar of current gVisor. runsc stops
 // parsing a verb's flags at its first positional (Go flag); `runsc help
 // syscalls` and `runsc help platforms` are help topics, not verbs.
-var runscVerbs = map[string]*verbSpec{
-	"boot": {args: idOnly,
-		values: "bundle controller-fd cpu-num device-fd io-fds mounts-fd overlay-filestore-fd pod-init-config-fd " +
-			"proc-mount-sync-fd product-name profile-block-fd profile-cpu-fd profile-heap-fd profile-mutex-fd " +
-			"sink-fds spec-fd start-sync-fd stdio-fds total-memory trace-fd user-log-fd",
-		bools: "apply-caps attached pidns setup-root"},
-	"checkpoint": {args: idOnly, values: "image-path work-path", bools: "leave-running"},
-	"create":     {args: idOnly, values: "bundle console-socket pid-file user-log"},
-	"debug": {args: idOnly,
-		values: "delay duration log-level log-packets pid profile-block profile-cpu profile-heap profile-mutex signal strace trace",
-		bools:  "ps stacks"},
-	// runsc delete takes several IDs; engines pass one, and one is all
-	// secshim accepts.
-	"delete": {args: idOnly, bools: "force"},
-	// do runs a command in a sandbox over the host's root: no bundle.
-	"do":     {args: argSpec{min: 1, max: -1, verbatim: true}, values: "cwd gid-map ip root uid-map", bools: "force-overlay quiet"},
-	"events": {args: idOnly, values: "interval", bools: "stats"},
-	"exec": {args: argSpec{id: true, max: -1, verbatim: true},
-		values: "additional-gids cap console-socket cwd env internal-pid-file pid-file process user",
-		bools:  "detach"},
-	"features": {args: noArgs},
-	"flags":    {args: argSpec{max: 1}},
-	"gofer": {args: noArgs,
-		values: "bundle io-fds mounts-fd profile-block-fd profile-cpu-fd profile-heap-fd profile-mutex-fd spec-fd sync-userns-fd trace-fd",
-		bools:  "apply-caps setup-root"},
-	"help":         {args: argSpec{max: 1}},
-	"install":      {args: argSpec{max: -1, verbatim: true}, values: "cgroupdriver config_file runtime", bools: "clobber experimental"},
-	"kill":         {args: argSpec{id: true, max: 1}, values: "pid", bools: "all"},
-	"list":         {args: noArgs, values: "format", bools: "quiet sandbox"},
-	"mitigate":     {args: noArgs, bools: "dryrun reverse"},
-	"pause":        {args: idOnly},
-	"port-forward": {args: argSpec{id: true, min: 1, max: 1}, values: "stream"},
-	"ps":           {args: idOnly, values: "format"},
-	"read-control": {args: argSpec{id: true, min: 3, max: 3}},
-	"restore": {args: idOnly,
-		values: "bundle console-socket image-path pid-file user-log work-path",
-		bools:  "detach no-subreaper"},
-	"resume":    {args: idOnly},
-	"run":       {args: idOnly, values: "bundle console-socket pid-file user-log", bools: "detach"},
-	"spec":      {args: argSpec{max: -1, verbatim: true}, values: "bundle cwd netns"},
-	"start":     {args: idOnly},
-	"state":     {args: idOnly},
-	"symbolize": {args: noArgs, bools: "all"},
-	// trace and tar dispatch to nested subcommands that parse the rest.
-	"tar":       {args: argSpec{max: -1, verbatim: true}},
-	"trace":     {args: argSpec{max: -1, verbatim: true}},
-	"umount":    {args: argSpec{min: 1, max: 1}, values: "sync-fd"},
-	"uninstall": {args: argSpec{max: 1}, values: "config_file runtime"},
-	"update": {args: idOnly,
-		values: "resources blkio-weight cpu-burst cpu-idle cpu-period cpu-quota cpu-rt-period cpu-rt-runtime cpu-share " +
-			"cpuset-cpus cpuset-mems memory memory-reservation memory-swap pids-limit l3-cache-schema mem-bw-schema"},
-	"usage":         {args: idOnly, bools: "fd full"},
-	"wait":          {args: idOnly, values: "pid rootpid"},
-	"write-control": {args: argSpec{id: true, min: 4, max: 4}},
-}
+var runscVerbs = sync.OnceValue(func() map[string]*verbSpec {
+	return map[string]*verbSpec{
+		"boot": {args: idOnly,
+			values: "bundle controller-fd cpu-num device-fd io-fds mounts-fd overlay-filestore-fd pod-init-config-fd " +
+				"proc-mount-sync-fd product-name profile-block-fd profile-cpu-fd profile-heap-fd profile-mutex-fd " +
+				"sink-fds spec-fd start-sync-fd stdio-fds total-memory trace-fd user-log-fd",
+			bools: "apply-caps attached pidns setup-root"},
+		"checkpoint": {args: idOnly, values: "image-path work-path", bools: "leave-running"},
+		"create":     {args: idOnly, values: "bundle console-socket pid-file user-log"},
+		"debug": {args: idOnly,
+			values: "delay duration log-level log-packets pid profile-block profile-cpu profile-heap profile-mutex signal strace trace",
+			bools:  "ps stacks"},
+		// runsc delete takes several IDs; engines pass one, and one is all
+		// secshim accepts.
+		"delete": {args: idOnly, bools: "force"},
+		// do runs a command in a sandbox over the host's root: no bundle.
+		"do":     {args: argSpec{min: 1, max: -1, verbatim: true}, values: "cwd gid-map ip root uid-map", bools: "force-overlay quiet"},
+		"events": {args: idOnly, values: "interval", bools: "stats"},
+		"exec": {args: argSpec{id: true, max: -1, verbatim: true},
+			values: "additional-gids cap console-socket cwd env internal-pid-file pid-file process user",
+			bools:  "detach"},
+		"features": {args: noArgs},
+		"flags":    {args: argSpec{max: 1}},
+		"gofer": {args: noArgs,
+			values: "bundle io-fds mounts-fd profile-block-fd profile-cpu-fd profile-heap-fd profile-mutex-fd spec-fd sync-userns-fd trace-fd",
+			bools:  "apply-caps setup-root"},
+		"help":         {args: argSpec{max: 1}},
+		"install":      {args: argSpec{max: -1, verbatim: true}, values: "cgroupdriver config_file runtime", bools: "clobber experimental"},
+		"kill":         {args: argSpec{id: true, max: 1}, values: "pid", bools: "all"},
+		"list":         {args: noArgs, values: "format", bools: "quiet sandbox"},
+		"mitigate":     {args: noArgs, bools: "dryrun reverse"},
+		"pause":        {args: idOnly},
+		"port-forward": {args: argSpec{id: true, min: 1, max: 1}, values: "stream"},
+		"ps":           {args: idOnly, values: "format"},
+		"read-control": {args: argSpec{id: true, min: 3, max: 3}},
+		"restore": {args: idOnly,
+			values: "bundle console-socket image-path pid-file user-log work-path",
+			bools:  "detach no-subreaper"},
+		"resume":    {args: idOnly},
+		"run":       {args: idOnly, values: "bundle console-socket pid-file user-log", bools: "detach"},
+		"spec":      {args: argSpec{max: -1, verbatim: true}, values: "bundle cwd netns"},
+		"start":     {args: idOnly},
+		"state":     {args: idOnly},
+		"symbolize": {args: noArgs, bools: "all"},
+		// trace and tar dispatch to nested subcommands that parse the rest.
+		"tar":       {args: argSpec{max: -1, verbatim: true}},
+		"trace":     {args: argSpec{max: -1, verbatim: true}},
+		"umount":    {args: argSpec{min: 1, max: 1}, values: "sync-fd"},
+		"uninstall": {args: argSpec{max: 1}, values: "config_file runtime"},
+		"update": {args: idOnly,
+			values: "resources blkio-weight cpu-burst cpu-idle cpu-period cpu-quota cpu-rt-period cpu-rt-runtime cpu-share " +
+				"cpuset-cpus cpuset-mems memory memory-reservation memory-swap pids-limit l3-cache-schema mem-bw-schema"},
+		"usage":         {args: idOnly, bools: "fd full"},
+		"wait":          {args: idOnly, values: "pid rootpid"},
+		"write-control": {args: argSpec{id: true, min: 4, max: 4}},
+	}
+})
 
 // families holds the tables. Help flags are added to every table: runc's
 // --help/-h, crun's -?/--usage, runsc's -help/-h (Go flag's), and the
@@ -246,7 +251,7 @@ func (fs *familySpec) globalTable() *flagTable {
 
 // verb is a verb's spec with its table built, or nil for an unknown verb.
 func (fs *familySpec) verb(name string) *verbSpec {
-	v := fs.verbs[name]
+	v := fs.verbs()[name]
 	if v != nil && v.table == nil {
 		v.table = buildTable(v, fs.help)
 	}
