@@ -98,11 +98,12 @@ func seccompRule(c *Context) error {
 		to += " (audit: default action SCMP_ACT_LOG)"
 	}
 	c.changed("seccomp", "linux.seccomp", from, to)
-	err = linux.Set("seccomp", want)
+	// want is this rule's own buffer (read from the cache, or rendered).
+	err = linux.SetOwned("seccomp", want)
 	if err != nil && fromCache {
 		// A damaged cache entry: render again.
 		if want, err = render(); err == nil {
-			err = linux.Set("seccomp", want)
+			err = linux.SetOwned("seccomp", want)
 		}
 	}
 	return err

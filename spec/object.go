@@ -375,6 +375,17 @@ func (o *Object) Set(key string, raw []byte) error {
 	return o.setChecked(key, bytes.Clone(v))
 }
 
+// SetOwned is Set without the copy, for a buffer the caller hands over
+// (read from a file, say): the document keeps raw, which must not be
+// modified afterwards.
+func (o *Object) SetOwned(key string, raw []byte) error {
+	v := trimSpace(raw)
+	if !valid(v) {
+		return o.errorf("set %q: invalid JSON value %.40q", key, raw)
+	}
+	return o.setChecked(key, v)
+}
+
 // SetString sets the member key to the string v (which must be valid UTF-8).
 func (o *Object) SetString(key, v string) error {
 	if !utf8.ValidString(v) {
