@@ -4,14 +4,14 @@
 package runtimes
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/secshim/secshim/hardening"
 )
@@ -247,28 +247,53 @@ func (r *call) delete() error {
 
 // runChild runs the backend as a child with this process's stdio,
 // forwarding the signals an engine sends, and returns its exit status
-// (128+N when a signal killed it).
+// (128+N when a signal killed it). syscall.ForkExec rather than os/exec:
+// the first os.StartProcess in a process forks a throwaway child to check
+// pidfd support, a cost on every attested start.
 func runChild(b *Backend, argv []string) (int, error) {
-	cmd := exec.Command(b.Path, argv...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	pid, err := syscall.ForkExec(b.Path, append([]string{b.Path}, argv...),
+		&syscall.ProcAttr{Env: os.Environ(), Files: []uintptr{0, 1, 2}})
+	if err != nil {
 		return 0, fmt.Errorf("exec %s: %w", b.Path, err)
 	}
+	// Signals go by pid only while the child is unreaped (its pid cannot
+	// be reused before): wait with WNOWAIT, stop forwarding, then reap.
+	done, forwarded := make(chan struct{}), make(chan struct{})
 	go func() {
-		for s := range sigs {
-			cmd.Process.Signal(s)
+		defer close(forwarded)
+		for {
+			select {
+			case s := <-sigs:
+				syscall.Kill(pid, s.(syscall.Signal))
+			case <-done:
+				return
+			}
 		}
 	}()
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+	var info unix.Siginfo
+	for {
+		err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			break
 		}
-		return exit.ExitCode(), nil
 	}
-	return 0, err
+	close(done)
+	<-forwarded
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wait %s: %w", b.Path, err)
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
 }
