@@ -26,7 +26,13 @@ import (
 
 // Targets of issue 4.
 const (
-	targetCreateMs   = 2.5
+	targetCreateMs = 2.5
+	// goReferenceMs is the middle of the issue's figure for a Go program
+	// that only execs (+1.3 to +1.6 ms): the part of the 2.5 ms that any Go
+	// wrapper pays before doing anything. What is left is secshim's budget
+	// for its own work, which a machine where the Go runtime alone starts
+	// slower can still be judged by.
+	goReferenceMs    = 1.45
 	targetPassMs     = 0.3
 	targetPodmanPct  = 3.0
 	targetRSSMB      = 15.0
@@ -415,8 +421,18 @@ func (d *data) targets() []target {
 		t.figure = fmt.Sprintf("%s %s (n=%d)", ms(h.MedianDiff), ci(h), h.N)
 		if g, ok := d.handoff.stat("execgo-exit0", "exit0", "total"); ok {
 			c, _ := d.handoff.stat("execc-exit0", "exit0", "total")
-			t.note = fmt.Sprintf("on this machine one more execve of a static C program already costs %s and the Go exec-only program %s (the issue's reference figures, +0.2 to +0.4 and +1.3 to +1.6 ms, were taken on a quieter machine); secshim's own work over the Go program is %s",
+			t.note = fmt.Sprintf("on this machine one more execve of a static C program already costs %s and the Go exec-only program %s (the issue's reference figures, +0.2 to +0.4 and +1.3 to +1.6 ms, were taken on another machine); secshim's own work over the Go program is %s",
 				ms(c.MedianDiff), ms(g.MedianDiff), ms(h.MedianDiff-g.MedianDiff))
+		}
+	}
+	ts = append(ts, t)
+	own := targetCreateMs - goReferenceMs
+	t = target{name: fmt.Sprintf("the same, secshim's own work: over the Go exec-only program (the 2.5 ms less the issue's Go reference of %.2f ms)", goReferenceMs), limit: fmt.Sprintf("<= %.2f ms", own)}
+	if h, ok := d.handoff.stat("secshim-"+headlineProfile+"-"+headlineSize, "execgo-exit0", "total"); ok {
+		t.verdict = verdictOf(h.CI95[0], h.CI95[1], own)
+		t.figure = fmt.Sprintf("%s %s (n=%d)", ms(h.MedianDiff), ci(h), h.N)
+		if g, ok := d.handoff.stat("execgo-exit0", "exit0", "total"); ok && g.MedianDiff > goReferenceMs+0.3 {
+			t.note = fmt.Sprintf("the Go runtime's own start is slower on this machine (%s over the direct call, against the issue's +1.3 to +1.6 ms), and so is everything else that touches fresh memory: a page fault costs several microseconds on this VM", ms(g.MedianDiff))
 		}
 	}
 	ts = append(ts, t)
@@ -748,6 +764,10 @@ func (d *data) renderHandoff(p printer) {
 		if s, ok := r.stat(ref, "exit0", "total"); ok {
 			p("\n%s vs exit0 direct: %s %s.", ref, ms(s.MedianDiff), ci(s))
 		}
+	}
+	p("\n\nEach run above empties secshim's records, as the delete after a real create would, and keeps its seccomp cache (state_dir/seccomp-cache), as a running host does.")
+	if s, ok := r.stat("secshim-baseline-podman-coldcache", "secshim-baseline-podman", "total"); ok {
+		p(" The first create after a boot or an upgrade finds the cache empty: it renders the profile and decides on the engine's, %s %s more (baseline, Podman config).", ms(s.MedianDiff), ci(s))
 	}
 	p("\n\n")
 }
