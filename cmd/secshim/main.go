@@ -1,7 +1,8 @@
 // Command secshim is an OCI runtime that hardens every container it
 // creates, then hands off to crun, runc, runsc or kata.
-// A runtime wrapper lives a few milliseconds and does not need the Go
-// runtime to read cgroup CPU limits at start or to track them later.
+// A runtime wrapper lives a few milliseconds: GOMAXPROCS need not follow
+// the cgroup's CPU limit, nor the runtime re-read it later. (Go 1.26 still
+// reads the limit once at start, for a metric, whatever these say.)
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
