@@ -128,7 +128,17 @@ func stateRootOf(b *Backend, root string) string {
 // failed delete's container keeps its record. done is false where this
 // does not apply: the backend must run as a child.
 func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, err error) {
-	if stateRootOf(b, root) == "" || hardening.MCSInUse(stateDir) {
+	sr := stateRootOf(b, root)
+	if sr == "" || hardening.MCSInUse(stateDir) {
+		return false, nil
+	}
+	// The sweep reads "ROOT/ID is gone" as "deleted". That holds only if
+	// the backend really keeps the container there, which a binary named
+	// runc that is a wrapper with a root of its own would not: the layout
+	// is trusted for a container only when its state directory is seen
+	// before the delete.
+	var st unix.Stat_t
+	if unix.Lstat(filepath.Join(sr, id), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return false, nil
 	}
 	tomb := tombPath(path)

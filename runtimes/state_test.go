@@ -71,9 +71,19 @@ func TestTombstones(t *testing.T) {
 		}
 		return p
 	}
+	// A container whose state directory is not where runc's layout puts
+	// it (a wrapper named runc, with a root of its own) is deleted as a
+	// child: the sweep could not tell when it is gone.
+	a := save("a")
+	if done, err := tombstone(t.TempDir(), backendRoot, a, &runc, "a"); done || err != nil {
+		t.Fatalf("tombstoned without ROOT/ID: %v %v", done, err)
+	}
+	if _, err := os.Stat(a); err != nil {
+		t.Fatalf("the record is gone: %v", err)
+	}
 	// A delete makes the record a tombstone, which still serves as the
 	// record.
-	a := save("a")
+	os.MkdirAll(filepath.Join(backendRoot, "a"), 0o700)
 	if done, err := tombstone(t.TempDir(), backendRoot, a, &runc, "a"); !done || err != nil {
 		t.Fatalf("tombstone: %v %v", done, err)
 	}
