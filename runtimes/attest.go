@@ -64,12 +64,6 @@ func validAttestMode(m string) bool {
 	return m == "" || m == AttestEnforce || m == AttestAudit || m == AttestOff
 }
 
-// sandboxBackend reports whether the backend runs the container in a
-// sandbox or VM whose state the host cannot read (gVisor, Kata).
-func sandboxBackend(b *Backend) bool {
-	return b.Family() == FamilyRunsc || b.Name == "kata" || strings.Contains(filepath.Base(b.Path), "kata")
-}
-
 // promise is what the hardened spec promises about the container process.
 type promise struct {
 	// Caps bounds every capability set but the ambient one: the
@@ -224,7 +218,7 @@ func (r *call) injectAttest(doc *spec.Object, p *hardening.Policy, res *hardenin
 	case p.PassThrough:
 		v.Verdict, v.Reason = verdictNone, "profile "+p.Name+" is a pass-through: it promises nothing"
 		return v, nil, nil
-	case sandboxBackend(r.backend):
+	case r.backend.isSandbox():
 		v.Verdict = verdictNotAttestable
 		v.Reason = "not attestable on sandbox backend " + r.backend.Name + ": the container's capabilities, seccomp and no_new_privs live in the guest, which the host cannot read"
 		return v, nil, nil
@@ -898,7 +892,7 @@ func (r *call) startAttested(rec *Record) error {
 		return fail(err)
 	}
 	pidfd := pidfdOf(pid)
-	if finalBeforeStart(&rec.Backend) {
+	if rec.Backend.finalBeforeStart() {
 		// Checked, and on a failure killed, before the user's process runs.
 		msg := attestPid(&d, pid, pidfd, pr, attestWait, nil)
 		v.Elapsed = time.Since(began)
@@ -958,16 +952,6 @@ func (r *call) startAttested(rec *Record) error {
 	}
 	os.Exit(0)
 	return nil
-}
-
-// finalBeforeStart reports whether the backend is known to apply every
-// promised setting before start (runc: its init waits on the exec fifo
-// with the filter loaded and capabilities dropped). There a mismatch
-// before start is final, and the container is killed before the user's
-// process ever runs. Any other backend is checked before start and, unless
-// it passes there, again after.
-func finalBeforeStart(b *Backend) bool {
-	return filepath.Base(b.Path) == "runc"
 }
 
 // containerPid is the container's init pid: from the --pid-file the engine

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -22,6 +23,50 @@ func (b *Backend) Family() Family {
 		return FamilyRunsc
 	}
 	return FamilyRunc
+}
+
+// What secshim assumes of a backend's behaviour follows from the name of
+// its binary (and, for the sandboxes, also from the name it is configured
+// under); every such assumption is one of these methods.
+
+// isSandbox reports whether the backend runs the container in a sandbox
+// or VM whose state the host cannot read (gVisor, Kata).
+func (b *Backend) isSandbox() bool {
+	return b.Family() == FamilyRunsc || b.Name == "kata" || strings.Contains(filepath.Base(b.Path), "kata")
+}
+
+// finalBeforeStart reports whether the backend is known to apply every
+// promised setting before start (runc: its init waits on the exec fifo
+// with the filter loaded and capabilities dropped). There a mismatch
+// before start is final, and the container is killed before the user's
+// process ever runs. Any other backend is checked before start and, unless
+// it passes there, again after.
+func (b *Backend) finalBeforeStart() bool {
+	return filepath.Base(b.Path) == "runc"
+}
+
+// stateRoot is where the backend keeps a container's state directory
+// (ROOT/ID), for the backends whose layout secshim knows (runc, crun, run
+// by root, no --root of their own in the backend's args); "" for any other,
+// whose records are removed only by a delete run as a child.
+func (b *Backend) stateRoot(root string) string {
+	if slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "root") }) {
+		return ""
+	}
+	base := filepath.Base(b.Path)
+	switch {
+	case base != "runc" && base != "crun" || os.Geteuid() != 0:
+		return ""
+	case root != "":
+		return root
+	}
+	return "/run/" + base
+}
+
+// runsWithoutCgroups reports whether the backend can run a container with
+// --cgroup-manager disabled (crun).
+func (b *Backend) runsWithoutCgroups() bool {
+	return b.Name == "crun" || strings.HasSuffix(b.Path, "/crun")
 }
 
 // systemDirs are searched after PATH, which engines often leave empty.

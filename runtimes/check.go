@@ -861,7 +861,7 @@ func (a *admin) checkRecorded(rec *Record, root, id string) *checkReport {
 	case st.Status != "running" && st.Status != "created" && st.Status != "paused" || st.Pid <= 0:
 		rep.add("live", "kernel state of the container's process", "", "", chkWarn,
 			fmt.Sprintf("status %s, pid %d: no process to inspect; config.json alone was checked", chkOrDash(st.Status), st.Pid))
-	case sandboxBackend(&rec.Backend):
+	case rec.Backend.isSandbox():
 		rep.add("live", "kernel state of the container's process", "", "", chkWarn,
 			fmt.Sprintf("backend %s: pid %d is the sandbox, not the container; the guest's capabilities, seccomp, no_new_privs, LSM label, namespaces and mounts are not visible from the host, so only config.json was checked", rec.Backend.Name, st.Pid))
 	default:

@@ -211,7 +211,7 @@ func (r *call) version() error {
 
 // delete: the record (and the SELinux pair) may only go once the backend
 // really deleted the container. Where secshim can tell that afterwards
-// (stateRootOf) and no pair is reserved, the record becomes a tombstone and
+// (Backend.stateRoot) and no pair is reserved, the record becomes a tombstone and
 // delete is an exec; otherwise the backend runs as a child, its exit
 // status becomes ours, and the record goes after it.
 func (r *call) delete() error {

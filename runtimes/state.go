@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -103,24 +102,6 @@ func SaveRecord(path string, r *Record) error {
 	return nil
 }
 
-// stateRootOf is where the backend keeps a container's state directory
-// (ROOT/ID), for the backends whose layout secshim knows (runc, crun, run
-// by root, no --root of their own in the backend's args); "" for any other,
-// whose records are removed only by a delete run as a child.
-func stateRootOf(b *Backend, root string) string {
-	if slices.ContainsFunc(b.Args, func(a string) bool { return strings.HasPrefix(strings.TrimLeft(a, "-"), "root") }) {
-		return ""
-	}
-	base := filepath.Base(b.Path)
-	switch {
-	case base != "runc" && base != "crun" || os.Geteuid() != 0:
-		return ""
-	case root != "":
-		return root
-	}
-	return "/run/" + base
-}
-
 // tombstone prepares a delete that execs the backend: where no SELinux
 // pair can be reserved and the backend's state layout is known, the
 // container's record becomes a tombstone, and the tombstones of other
@@ -128,7 +109,7 @@ func stateRootOf(b *Backend, root string) string {
 // failed delete's container keeps its record. done is false where this
 // does not apply: the backend must run as a child.
 func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, err error) {
-	sr := stateRootOf(b, root)
+	sr := b.stateRoot(root)
 	if sr == "" || hardening.MCSInUse(stateDir) {
 		return false, nil
 	}
@@ -177,7 +158,7 @@ func sweepTombstones(dir, root, except string) {
 		if err != nil || !found {
 			continue
 		}
-		sr := stateRootOf(&rec.Backend, root)
+		sr := rec.Backend.stateRoot(root)
 		if sr == "" {
 			continue
 		}

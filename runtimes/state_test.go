@@ -59,7 +59,7 @@ func TestSaveRecordRefusesLineBreaks(t *testing.T) {
 
 func TestTombstones(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("stateRootOf knows runc's and crun's layout as root only")
+		t.Skip("stateRoot knows runc's and crun's layout as root only")
 	}
 	dir := filepath.Join(t.TempDir(), "default")
 	backendRoot := t.TempDir() // the backend's --root
@@ -128,7 +128,7 @@ func TestTombstones(t *testing.T) {
 	}
 }
 
-func TestStateRootOf(t *testing.T) {
+func TestStateRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -145,7 +145,7 @@ func TestStateRootOf(t *testing.T) {
 		{Backend{Path: "/usr/sbin/runc", Args: []string{"--root=/elsewhere"}}, "", ""},
 		{Backend{Path: "/usr/sbin/runc", Args: []string{"--rootless", "true"}}, "", ""},
 	} {
-		if got := stateRootOf(&c.b, c.root); got != c.want {
+		if got := c.b.stateRoot(c.root); got != c.want {
 			t.Errorf("%+v root %q: %q, want %q", c.b, c.root, got, c.want)
 		}
 	}

@@ -97,7 +97,7 @@ func (r *call) checkCgroupManager(p *hardening.Policy) error {
 	if p.Pids != (hardening.Limit{}) || p.Memory.Limit() != (hardening.Limit{}) {
 		return fmt.Errorf("--cgroup-manager disabled (podman --cgroups=disabled) would drop the policy's pids and memory limits")
 	}
-	if r.backend.Name != "crun" && !strings.HasSuffix(r.backend.Path, "/crun") {
+	if !r.backend.runsWithoutCgroups() {
 		return fmt.Errorf("--cgroup-manager disabled: backend %s does not support running without cgroups", r.backend.Name)
 	}
 	return nil
