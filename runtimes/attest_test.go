@@ -204,9 +204,9 @@ func TestReadAndCompareLive(t *testing.T) {
 	for _, n := range []string{"pid", "mnt", "net"} {
 		os.WriteFile(filepath.Join(self, n), nil, 0o644)
 	}
-	savedNS, savedCG := selfNSDir, cgroupRoot
-	defer func() { selfNSDir, cgroupRoot = savedNS, savedCG }()
-	selfNSDir = self
+	savedHost, savedCG := attestHost, cgroupRoot
+	defer func() { attestHost, cgroupRoot = savedHost, savedCG }()
+	attestHost = hostWithSelfNS(self)
 	cg := t.TempDir()
 	cgroupRoot = cg
 	for f, v := range map[string]string{"pids/c1/pids.max": "64\n", "memory/c1/memory.limit_in_bytes": "268435456\n",
@@ -726,5 +726,17 @@ func TestAttestWaitsForExec(t *testing.T) {
 	d := &Decision{ID: "c1", Attest: &attestVerdict{Mode: AttestAudit}}
 	if attestPid(d, 4242, -1, pr, 0, &pre); d.Attest.Verdict != verdictExited {
 		t.Errorf("gone: %+v", d.Attest)
+	}
+}
+
+// hostWithSelfNS is this host with its own namespaces read from dir (a fake
+// /proc/self/ns).
+func hostWithSelfNS(dir string) func() *hardening.Host {
+	return func() *hardening.Host {
+		h := hardening.DefaultHost()
+		h.RuntimeNamespace = func(nsType string) (hardening.NSID, error) {
+			return h.NamespaceID(filepath.Join(dir, hardening.ProcNSName(nsType)))
+		}
+		return h
 	}
 }

@@ -305,9 +305,9 @@ func fakeContainer(t *testing.T, backend, status string, procStatus string) (cfg
 		group = "c2"
 	}
 	os.WriteFile(filepath.Join(proc, "42/cgroup"), []byte("8:pids:/"+group+"\n4:memory:/"+group+"\n0::/\n"), 0o644)
-	oldState, oldProc, oldNS, oldCG := chkRunState, procRoot, selfNSDir, cgroupRoot
-	t.Cleanup(func() { chkRunState, procRoot, selfNSDir, cgroupRoot = oldState, oldProc, oldNS, oldCG })
-	procRoot, selfNSDir, cgroupRoot = proc, filepath.Join(proc, "self/ns"), cg
+	oldState, oldProc, oldHost, oldCG := chkRunState, procRoot, attestHost, cgroupRoot
+	t.Cleanup(func() { chkRunState, procRoot, attestHost, cgroupRoot = oldState, oldProc, oldHost, oldCG })
+	procRoot, attestHost, cgroupRoot = proc, hostWithSelfNS(filepath.Join(proc, "self/ns")), cg
 	chkRunState = func(b *Backend, root, id string) (*chkBackendState, error) {
 		if root != "/run/x" || id != "c1" {
 			return nil, fmt.Errorf("state %s under %q: does not exist", id, root)

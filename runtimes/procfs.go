@@ -19,11 +19,11 @@ import (
 )
 
 // procRoot is where /proc is, cgroupRoot where the host mounts its cgroup
-// hierarchies; selfNSDir holds the reader's own namespaces. Seams for tests.
+// hierarchies. Seams for tests (the reader's own namespaces come from
+// attestHost).
 var (
 	procRoot   = "/proc"
 	cgroupRoot = "/sys/fs/cgroup"
-	selfNSDir  = "/proc/self/ns"
 )
 
 // readProc reads a /proc file (spec.ReadFile reads it 4 KiB at a time).
@@ -150,18 +150,19 @@ func rootReadonly(mountinfo []byte) (bool, error) {
 // runtime-spec types with the reader's own: shared lists those it shares,
 // unreadable those that could not be compared.
 func sharedNamespaces(procDir string, types []string) (shared, unreadable []string) {
+	host := attestHost()
 	for _, t := range types {
 		name := hardening.ProcNSName(t)
 		if name == "" {
 			unreadable = append(unreadable, t)
 			continue
 		}
-		theirs, err1 := os.Stat(filepath.Join(procDir, "ns", name))
-		ours, err2 := os.Stat(filepath.Join(selfNSDir, name))
+		theirs, err1 := host.NamespaceID(filepath.Join(procDir, "ns", name))
+		ours, err2 := host.RuntimeNamespace(t)
 		switch {
 		case err1 != nil || err2 != nil:
 			unreadable = append(unreadable, t)
-		case os.SameFile(theirs, ours):
+		case theirs == ours:
 			shared = append(shared, t)
 		}
 	}
