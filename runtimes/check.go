@@ -998,8 +998,11 @@ func (a *admin) checkProcess(rep *checkReport, pid int) {
 	}
 }
 
+// chkReadProcStatus reads every "Key: value" of a status file for display.
+// Attestation's parseStatus is the strict one (it refuses a status missing
+// a field it compares); check reports what it finds, "-" for what is not.
 func chkReadProcStatus(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readProc(path)
 	if err != nil {
 		return nil, err
 	}
