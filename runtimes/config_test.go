@@ -155,7 +155,11 @@ func TestQuickStateDir(t *testing.T) {
 		path := filepath.Join(dir, "c.toml")
 		os.WriteFile(path, []byte(content), 0o644)
 		t.Setenv("SECSHIM_CONFIG", path)
-		got, ok := quickStateDir()
+		qc, ok := readQuickConfig()
+		got := ""
+		if ok {
+			got, ok = qc.stateDir()
+		}
 		if !ok {
 			got = ""
 		}

@@ -25,7 +25,11 @@ func fastPassThrough(inv *Invocation) error {
 	if inv.ID == "" || hardeningVerbs[inv.Verb] || inv.HelpOnly() {
 		return nil
 	}
-	stateDir, ok := quickStateDir()
+	qc, ok := readQuickConfig()
+	if !ok {
+		return nil
+	}
+	stateDir, ok := qc.stateDir()
 	if !ok {
 		return nil
 	}
@@ -37,6 +41,11 @@ func fastPassThrough(inv *Invocation) error {
 	}
 	r := &call{inv: inv, backend: &rec.Backend}
 	if inv.Verb == "start" && rec.attestsAtStart() {
+		// The config was read once already: decode those bytes.
+		if r.cfg, err = qc.load(); err != nil {
+			return err
+		}
+		SyslogSocket = r.cfg.Log.syslogSocket()
 		return r.startAttested(rec)
 	}
 	if inv.Verb == "delete" {
@@ -51,24 +60,45 @@ func fastPassThrough(inv *Invocation) error {
 	return execBackend(r.backend, argv)
 }
 
-// quickStateDir reads state_dir from the config without decoding it: only
-// a plain top-level `state_dir = "..."` line counts; anything it does not
-// understand, and a config that asks for debug logging (which logs
-// pass-through verbs too), sends the call down the full path.
-func quickStateDir() (string, bool) {
+// quickConfig is the config file as the fast path read it: decoded only
+// when a verb needs more than state_dir (an attested start).
+type quickConfig struct {
+	path string
+	data []byte // nil: there is no config file, the defaults apply
+}
+
+// readQuickConfig reads the config file; ok is false when the fast path
+// does not apply: the file cannot be read, or asks for debug logging
+// (which logs pass-through verbs too).
+func readQuickConfig() (*quickConfig, bool) {
 	path := os.Getenv("SECSHIM_CONFIG")
 	if path == "" {
 		path = DefaultConfigPath
 	}
 	data, err := spec.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && os.Getenv("SECSHIM_CONFIG") == "" {
-		return DefaultConfig().StateDir, true
+		return &quickConfig{path: path}, true
 	}
 	if err != nil || bytes.Contains(data, []byte("debug")) {
-		return "", false
+		return nil, false
 	}
+	return &quickConfig{path: path, data: data}, true
+}
+
+// load decodes the config as LoadConfig would have.
+func (q *quickConfig) load() (*Config, error) {
+	if q.data == nil {
+		return DefaultConfig(), nil
+	}
+	return ParseConfig(q.path, q.data)
+}
+
+// stateDir reads state_dir from the config without decoding it: only a
+// plain top-level `state_dir = "..."` line counts; anything it does not
+// understand sends the call down the full path.
+func (q *quickConfig) stateDir() (string, bool) {
 	dir := DefaultConfig().StateDir
-	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc := bufio.NewScanner(bytes.NewReader(q.data))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "[") {
