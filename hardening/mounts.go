@@ -40,7 +40,7 @@ func mountsRule(c *Context) error {
 	dirty := false
 	for i := range ms {
 		m := &ms[i]
-		field := fmt.Sprintf("mounts[%d]", i)
+		field := "mounts[" + strconv.Itoa(i) + "]"
 		bind := m.isBind()
 		if bind && len(hp.deny) > 0 {
 			if why := hp.check(m.src); why != "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 
 	"github.com/secshim/secshim/spec"
@@ -59,7 +60,7 @@ func namespacesRule(c *Context) error {
 	}
 	have := map[string]bool{}
 	for i, e := range elems {
-		field := fmt.Sprintf("linux.namespaces[%d]", i)
+		field := "linux.namespaces[" + strconv.Itoa(i) + "]"
 		o, err := spec.ParseElement(e)
 		if err != nil {
 			return fmt.Errorf("%s: %w", field, err)

@@ -54,7 +54,7 @@ func rlimitsRule(c *Context) error {
 	seen := map[string]bool{}
 	dirty := false
 	for i, raw := range elems {
-		field := fmt.Sprintf("process.rlimits[%d]", i)
+		field := "process.rlimits[" + strconv.Itoa(i) + "]"
 		o, err := spec.ParseElement(raw)
 		if err != nil {
 			return fmt.Errorf("%s: %w", field, err)
