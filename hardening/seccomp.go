@@ -45,52 +45,54 @@ func seccompRule(c *Context) error {
 	}
 	sp := c.Policy.Seccomp
 	dc := newSeccompDiskCache(c.Env.StateDir, sp, bounding)
-	render := func() ([]byte, error) {
-		r, err := renderPolicy(sp, bounding)
-		if err != nil {
-			return nil, err
-		}
-		dc.storeRendered(r.json)
-		return r.json, nil
-	}
-	want, fromCache := dc.rendered(), true
-	if want == nil {
-		if want, err = render(); err != nil {
-			return err
-		}
-		fromCache = false
-	}
 	sec, present, err := linux.Object("seccomp")
 	if err != nil {
 		return err
 	}
+	// want is the policy's rendered profile once known: from a sealed cache
+	// entry or the encoder, valid JSON either way, and this rule's own.
+	var want []byte
 	from := ""
 	if present {
 		have := sec.Bytes()
-		if bytes.Equal(have, want) {
-			return nil
-		}
 		action, _, err := sec.String("defaultAction")
 		if err != nil {
 			return err
 		}
 		from = "defaultAction " + orNone(action)
 		if sp.KeepEngine && !sp.Audit && denying(action) {
-			why, cached := dc.verdict(have)
+			// One cache entry decides, and holds the replacement.
+			why, rendered, cached := dc.verdict(have)
 			if !cached {
 				r, err := renderPolicy(sp, bounding)
 				if err != nil {
 					return err
 				}
-				if why, err = engineLooser(sec, r.index); err != nil {
-					return err
+				if !bytes.Equal(have, r.json) {
+					if why, err = engineLooser(sec, r.index); err != nil {
+						return err
+					}
 				}
-				dc.storeVerdict(have, why)
+				rendered = r.json
+				dc.storeVerdict(have, why, rendered)
 			}
 			if why == "" {
 				return nil
 			}
-			from = "engine profile " + why
+			from, want = "engine profile "+why, rendered
+		}
+	}
+	if want == nil {
+		if want = dc.rendered(); want == nil {
+			r, err := renderPolicy(sp, bounding)
+			if err != nil {
+				return err
+			}
+			want = r.json
+			dc.storeRendered(want)
+		}
+		if present && bytes.Equal(sec.Bytes(), want) {
+			return nil
 		}
 	}
 	to := "profile " + sp.Profile
@@ -98,15 +100,7 @@ func seccompRule(c *Context) error {
 		to += " (audit: default action SCMP_ACT_LOG)"
 	}
 	c.changed("seccomp", "linux.seccomp", from, to)
-	// want is this rule's own buffer (read from the cache, or rendered).
-	err = linux.SetOwned("seccomp", want)
-	if err != nil && fromCache {
-		// A damaged cache entry: render again.
-		if want, err = render(); err == nil {
-			err = linux.SetOwned("seccomp", want)
-		}
-	}
-	return err
+	return linux.SetValidated("seccomp", want)
 }
 
 // denying reports whether an action refuses the syscall: an error, a

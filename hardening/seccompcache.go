@@ -1,12 +1,14 @@
 package hardening
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -24,8 +26,12 @@ import (
 // disk), the kernel release (the default profile has kernel-version
 // conditions), the architecture, the policy's profile (and the identity
 // of a custom profile file), the audit variant and the bounding set; a
-// verdict also by the engine profile's bytes. A missing, unreadable or
-// malformed entry is recomputed, so the cache can only save time.
+// verdict also by the engine profile's bytes. A verdict that replaces the
+// engine's profile holds the rendered profile too, so that a create reads
+// one entry. Every entry is sealed with its length and CRC-32C: a
+// missing, unreadable, truncated or damaged entry is recomputed, so the
+// cache can only save time, and a profile read back from a sealed entry
+// is the very JSON that was validated before it was stored.
 type seccompDiskCache struct {
 	dir string
 	key string
@@ -37,17 +43,30 @@ func newSeccompDiskCache(stateDir string, sp SeccompPolicy, bounding []string) *
 	if stateDir == "" {
 		return nil
 	}
-	h := sha256.New()
-	fmt.Fprintf(h, "exe %s\nkernel %s\narch %s\nprofile %s\naudit %t\nbounding %s\n",
-		fileIdentity("/proc/self/exe"), kernelRelease(), runtime.GOARCH, sp.Profile, sp.Audit, strings.Join(bounding, ","))
+	// Built by hand: fmt would be the first formatting on create's path.
+	b := make([]byte, 0, 256)
+	b = append(append(b, "exe "...), fileIdentity("/proc/self/exe")...)
+	b = append(append(b, "\nkernel "...), kernelRelease()...)
+	b = append(append(b, "\narch "...), runtime.GOARCH...)
+	b = append(append(b, "\nprofile "...), sp.Profile...)
+	b = strconv.AppendBool(append(b, "\naudit "...), sp.Audit)
+	b = append(b, "\nbounding "...)
+	for i, c := range bounding {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c...)
+	}
+	b = append(b, '\n')
 	if sp.Profile != "default" {
 		id := fileIdentity(sp.Profile)
 		if id == "" {
 			return nil
 		}
-		fmt.Fprintf(h, "file %s\n", id)
+		b = append(append(append(b, "file "...), id...), '\n')
 	}
-	return &seccompDiskCache{dir: filepath.Join(stateDir, "seccomp-cache"), key: hex.EncodeToString(h.Sum(nil))}
+	sum := sha256.Sum256(b)
+	return &seccompDiskCache{dir: filepath.Join(stateDir, "seccomp-cache"), key: hex.EncodeToString(sum[:])}
 }
 
 // rendered is the cached rendered profile, or nil.
@@ -55,10 +74,8 @@ func (dc *seccompDiskCache) rendered() []byte {
 	if dc == nil {
 		return nil
 	}
-	b, err := spec.ReadFile(filepath.Join(dc.dir, dc.key+".json"))
-	// Validated where it is used (spec.Object.Set, with a fallback to
-	// rendering): validating here too would cost a second pass.
-	if err != nil || len(b) == 0 || b[0] != '{' {
+	b, _ := dc.load(dc.key + ".json")
+	if len(b) == 0 || b[0] != '{' {
 		return nil
 	}
 	return b
@@ -70,34 +87,40 @@ func (dc *seccompDiskCache) storeRendered(b []byte) {
 	}
 }
 
-// verdict is the cached strictness verdict on an engine profile: "" to
-// keep it, else why it is looser.
-func (dc *seccompDiskCache) verdict(engine []byte) (why string, ok bool) {
+// verdict is the cached strictness verdict on an engine profile: why ""
+// to keep it, else why it is looser and the rendered profile to put in
+// its place.
+func (dc *seccompDiskCache) verdict(engine []byte) (why string, rendered []byte, ok bool) {
 	if dc == nil {
-		return "", false
+		return "", nil, false
 	}
-	b, err := spec.ReadFile(filepath.Join(dc.dir, dc.verdictName(engine)))
-	if err != nil {
-		return "", false
+	b, ok := dc.load(dc.verdictName(engine))
+	if !ok {
+		return "", nil, false
 	}
-	switch s := string(b); {
-	case s == "keep":
-		return "", true
-	case strings.HasPrefix(s, "replace\n") && len(s) > len("replace\n"):
-		return s[len("replace\n"):], true
+	line, rest, _ := bytes.Cut(b, []byte("\n"))
+	switch {
+	case string(line) == "keep":
+		return "", nil, true
+	case bytes.HasPrefix(line, []byte("replace ")):
+		why, err := strconv.Unquote(string(line[len("replace "):]))
+		if err != nil || why == "" || len(rest) == 0 || rest[0] != '{' {
+			return "", nil, false
+		}
+		return why, rest, true
 	}
-	return "", false
+	return "", nil, false
 }
 
-func (dc *seccompDiskCache) storeVerdict(engine []byte, why string) {
+func (dc *seccompDiskCache) storeVerdict(engine []byte, why string, rendered []byte) {
 	if dc == nil {
 		return
 	}
-	content := "keep"
+	content := []byte("keep")
 	if why != "" {
-		content = "replace\n" + why
+		content = append(append([]byte("replace "+strconv.Quote(why)), '\n'), rendered...)
 	}
-	dc.store(dc.verdictName(engine), []byte(content))
+	dc.store(dc.verdictName(engine), content)
 }
 
 func (dc *seccompDiskCache) verdictName(engine []byte) string {
@@ -107,10 +130,49 @@ func (dc *seccompDiskCache) verdictName(engine []byte) string {
 	return "verdict-" + hex.EncodeToString(h.Sum(nil))
 }
 
+// sealMagic starts every entry: "secshim-cache1 LEN CRC32C\n" and LEN bytes.
+const sealMagic = "secshim-cache1 "
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func seal(payload []byte) []byte {
+	b := make([]byte, 0, len(sealMagic)+24+len(payload))
+	b = append(b, sealMagic...)
+	b = strconv.AppendInt(b, int64(len(payload)), 10)
+	b = append(b, ' ')
+	b = strconv.AppendUint(b, uint64(crc32.Checksum(payload, castagnoli)), 16)
+	b = append(b, '\n')
+	return append(b, payload...)
+}
+
+// unseal returns an entry's payload, or false when it is not exactly what
+// seal wrote.
+func unseal(b []byte) ([]byte, bool) {
+	head, payload, ok := bytes.Cut(b, []byte("\n"))
+	if !ok || !bytes.HasPrefix(head, []byte(sealMagic)) {
+		return nil, false
+	}
+	n, sum, ok := strings.Cut(string(head[len(sealMagic):]), " ")
+	size, err1 := strconv.Atoi(n)
+	crc, err2 := strconv.ParseUint(sum, 16, 32)
+	if !ok || err1 != nil || err2 != nil || size != len(payload) || uint32(crc) != crc32.Checksum(payload, castagnoli) {
+		return nil, false
+	}
+	return payload, true
+}
+
+func (dc *seccompDiskCache) load(name string) ([]byte, bool) {
+	b, err := spec.ReadFile(filepath.Join(dc.dir, name))
+	if err != nil {
+		return nil, false
+	}
+	return unseal(b)
+}
+
 // store writes an entry atomically; failing to is not an error.
-func (dc *seccompDiskCache) store(name string, b []byte) {
+func (dc *seccompDiskCache) store(name string, payload []byte) {
 	if os.MkdirAll(dc.dir, 0o700) == nil {
-		spec.WriteAtomic(filepath.Join(dc.dir, name), b, 0o600)
+		spec.WriteAtomic(filepath.Join(dc.dir, name), seal(payload), 0o600)
 	}
 }
 
@@ -121,7 +183,13 @@ func fileIdentity(path string) string {
 	if syscall.Stat(path, &st) != nil {
 		return ""
 	}
-	return fmt.Sprintf("%d:%d:%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
+	b := make([]byte, 0, 64)
+	b = strconv.AppendUint(b, st.Dev, 10)
+	b = strconv.AppendUint(append(b, ':'), st.Ino, 10)
+	b = strconv.AppendInt(append(b, ':'), st.Size, 10)
+	b = strconv.AppendInt(append(b, ':'), st.Mtim.Sec, 10)
+	b = strconv.AppendInt(append(b, '.'), st.Mtim.Nsec, 10)
+	return string(b)
 }
 
 func kernelRelease() string {
