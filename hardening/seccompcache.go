@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/secshim/secshim/spec"
@@ -133,14 +134,15 @@ func (dc *seccompDiskCache) verdictName(engine []byte) string {
 // sealMagic starts every entry: "secshim-cache1 LEN CRC32C\n" and LEN bytes.
 const sealMagic = "secshim-cache1 "
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is made on first use: only create's path seals or unseals.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 func seal(payload []byte) []byte {
 	b := make([]byte, 0, len(sealMagic)+24+len(payload))
 	b = append(b, sealMagic...)
 	b = strconv.AppendInt(b, int64(len(payload)), 10)
 	b = append(b, ' ')
-	b = strconv.AppendUint(b, uint64(crc32.Checksum(payload, castagnoli)), 16)
+	b = strconv.AppendUint(b, uint64(crc32.Checksum(payload, castagnoli())), 16)
 	b = append(b, '\n')
 	return append(b, payload...)
 }
@@ -155,7 +157,7 @@ func unseal(b []byte) ([]byte, bool) {
 	n, sum, ok := strings.Cut(string(head[len(sealMagic):]), " ")
 	size, err1 := strconv.Atoi(n)
 	crc, err2 := strconv.ParseUint(sum, 16, 32)
-	if !ok || err1 != nil || err2 != nil || size != len(payload) || uint32(crc) != crc32.Checksum(payload, castagnoli) {
+	if !ok || err1 != nil || err2 != nil || size != len(payload) || uint32(crc) != crc32.Checksum(payload, castagnoli()) {
 		return nil, false
 	}
 	return payload, true
