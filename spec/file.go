@@ -26,7 +26,7 @@ type File struct {
 // anything but a regular file, and files larger than MaxSize.
 func Load(path string) (*File, error) {
 	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
+	if err := rawLstat(path, &st); err != nil {
 		return nil, &fs.PathError{Op: "lstat", Path: path, Err: err}
 	}
 	if err := checkFile(path, &st); err != nil {
@@ -41,9 +41,9 @@ func Load(path string) (*File, error) {
 		}
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer rawClose(fd)
 	// Check again on what was actually opened.
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := rawFstat(fd, &st); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	if err := checkFile(path, &st); err != nil {
@@ -127,7 +127,7 @@ var rename = replace
 // Where the file system or kernel cannot exchange, or path does not exist,
 // it is a plain rename.
 func replace(tmp, path string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+	err := rawRenameat2(tmp, path, unix.RENAME_EXCHANGE)
 	switch err {
 	case nil:
 	case unix.ENOENT, unix.EINVAL, unix.ENOSYS, unix.EXDEV:
@@ -143,8 +143,8 @@ func replace(tmp, path string) error {
 	// directory since WriteAtomic checked it, which a rename would not
 	// replace either. If it cannot go, swap back and fail, so that path
 	// keeps its old content as on every other failure.
-	if err := syscall.Unlink(tmp); err != nil {
-		unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+	if err := rawUnlink(tmp); err != nil {
+		rawRenameat2(tmp, path, unix.RENAME_EXCHANGE)
 		return &os.LinkError{Op: "rename", Old: tmp, New: path, Err: err}
 	}
 	return nil
@@ -166,7 +166,7 @@ func replace(tmp, path string) error {
 // survive.
 func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 	var st unix.Stat_t
-	switch err := unix.Lstat(path, &st); err {
+	switch err := rawLstat(path, &st); err {
 	case nil:
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			return fmt.Errorf("%s: is a symlink, refusing to replace it", path)
@@ -185,18 +185,18 @@ func WriteAtomic(path string, data []byte, mode os.FileMode) error {
 	err = writeFD(fd, tmp, data)
 	if err == nil {
 		// fchmod: exact mode, unaffected by the umask.
-		if cerr := unix.Fchmod(fd, uint32(mode.Perm())); cerr != nil {
+		if cerr := rawFchmod(fd, uint32(mode.Perm())); cerr != nil {
 			err = &fs.PathError{Op: "chmod", Path: tmp, Err: cerr}
 		}
 	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
+	if cerr := rawClose(fd); err == nil && cerr != nil {
 		err = &fs.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
 	if err == nil {
 		err = rename(tmp, path)
 	}
 	if err != nil {
-		unix.Unlink(tmp)
+		rawUnlink(tmp)
 		return fmt.Errorf("%s: write: %w", path, err)
 	}
 	return nil

@@ -23,9 +23,9 @@ func ReadFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	defer rawClose(fd)
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err := rawFstat(fd, &st); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
 	size := st.Size
@@ -47,7 +47,7 @@ func readFD(fd int, path string, size, limit int64) ([]byte, error) {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		n, err := rawRead(fd, buf[len(buf):cap(buf)])
 		if err == unix.EINTR {
 			continue
 		}
@@ -73,18 +73,18 @@ func WriteFile(path string, data []byte, flag int, perm uint32) error {
 		return err
 	}
 	err = writeFD(fd, path, data)
-	if cerr := unix.Close(fd); err == nil && cerr != nil {
+	if cerr := rawClose(fd); err == nil && cerr != nil {
 		err = &fs.PathError{Op: "close", Path: path, Err: cerr}
 	}
 	if err != nil && flag&unix.O_EXCL != 0 {
-		unix.Unlink(path)
+		rawUnlink(path)
 	}
 	return err
 }
 
 func writeFD(fd int, path string, data []byte) error {
 	for len(data) > 0 {
-		n, err := unix.Write(fd, data)
+		n, err := rawWrite(fd, data)
 		if err == unix.EINTR {
 			continue
 		}
@@ -98,7 +98,7 @@ func writeFD(fd int, path string, data []byte) error {
 
 func openFD(op, path string, flag int, perm uint32) (int, error) {
 	for {
-		fd, err := unix.Open(path, flag|unix.O_CLOEXEC, perm)
+		fd, err := rawOpen(path, flag|unix.O_CLOEXEC, perm)
 		if err == unix.EINTR {
 			continue
 		}
