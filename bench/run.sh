@@ -100,6 +100,11 @@ RUNC=$(command -v runc)
 CRUN=$(command -v crun || true)
 PODMAN_BIN=$(command -v podman || true)
 mkdir -p "$work"/{bin,specs,conf,root,bundles,state,state-probe,scratch} "$results"
+# Runtime state lives on tmpfs, as /run does on a standard host (secshim's
+# default state_dir is /run/secshim, runc's root /run/runc; this VM's /run
+# happens to be ext4): secshim's records and seccomp cache, and every
+# backend's --root. Inside this namespace only; emptied with it.
+for d in state state-probe root; do mount -t tmpfs -o mode=0700 none "$work/$d"; done
 B=$work/bin
 # Podman's storage of its own, at the default paths (mounted above): the
 # image is imported once and kept.
@@ -186,7 +191,7 @@ jq -n --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^
   --arg secshim "$(cd "$repo" && git describe --tags --always --dirty 2>/dev/null || echo dev)" \
   --arg date "$(date -u +%FT%TZ)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --arg cgroups "$(if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d "$work" ] && grep -q ' /sys/fs/cgroup/unified ' /proc/1/mountinfo 2>/dev/null; then echo hybrid; else echo v1; fi)" \
-  --arg fs "$(df -T "$work" | awk 'NR==2 {print $2}')" --arg quick "$quick" --arg work "$work" \
+  --arg fs "bundles $(df -T "$work/bundles" | awk 'NR==2 {print $2}'), state $(df -T "$work/state" | awk 'NR==2 {print $2}')" --arg quick "$quick" --arg work "$work" \
   '{cpu:$cpu, cores:($cores|tonumber), kernel:$kernel, os:$os, memory:$mem, runc:$runc, crun:$crun, podman:$podman,
     go:$go, hyperfine:$hyperfine, gcc:$gcc, secshim:$secshim, date:$date, loadavg_start:$load, cgroups:$cgroups,
     work_fs:$fs, quick:($quick=="1"), work:$work}' > "$results/machine.json"

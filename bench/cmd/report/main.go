@@ -375,7 +375,7 @@ func render(d *data) string {
 	p("## Machine\n\n| | |\n|---|---|\n")
 	for _, k := range []struct{ key, label string }{
 		{"cpu", "CPU"}, {"cores", "cores"}, {"memory", "memory"}, {"os", "OS"}, {"kernel", "kernel"},
-		{"cgroups", "cgroups"}, {"work_fs", "bundle/state file system"}, {"runc", "runc"}, {"crun", "crun"},
+		{"cgroups", "cgroups"}, {"work_fs", "file systems (bundles; secshim and backend state)"}, {"runc", "runc"}, {"crun", "crun"},
 		{"podman", "podman"}, {"go", "Go"}, {"gcc", "gcc"}, {"hyperfine", "hyperfine"}, {"secshim", "secshim (git describe)"},
 		{"loadavg_start", "load average at start"}, {"loadavg_end", "load average at end"},
 	} {
