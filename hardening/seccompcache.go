@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/secshim/secshim/spec"
@@ -29,7 +27,7 @@ import (
 // of a custom profile file), the audit variant and the bounding set; a
 // verdict also by the engine profile's bytes. A verdict that replaces the
 // engine's profile holds the rendered profile too, so that a create reads
-// one entry. Every entry is sealed with its length and CRC-32C: a
+// one entry. Every entry is sealed with its length and SHA-256: a
 // missing, unreadable, truncated or damaged entry is recomputed, so the
 // cache can only save time, and a profile read back from a sealed entry
 // is the very JSON that was validated before it was stored.
@@ -131,18 +129,22 @@ func (dc *seccompDiskCache) verdictName(engine []byte) string {
 	return "verdict-" + hex.EncodeToString(h.Sum(nil))
 }
 
-// sealMagic starts every entry: "secshim-cache1 LEN CRC32C\n" and LEN bytes.
-const sealMagic = "secshim-cache1 "
+// sealMagic starts every entry: "secshim-cache2 LEN SHA256\n" and LEN
+// bytes. SHA-256 because create's path uses it anyway: a CRC table would be
+// built on every create (hash/crc32's CRC-32C tables cost about 0.1 ms).
+const sealMagic = "secshim-cache2 "
 
-// castagnoli is made on first use: only create's path seals or unseals.
-var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
+func sealSum(payload []byte) string {
+	sum := sha256.Sum256(payload)
+	return hex.EncodeToString(sum[:])
+}
 
 func seal(payload []byte) []byte {
-	b := make([]byte, 0, len(sealMagic)+24+len(payload))
+	b := make([]byte, 0, len(sealMagic)+88+len(payload))
 	b = append(b, sealMagic...)
 	b = strconv.AppendInt(b, int64(len(payload)), 10)
 	b = append(b, ' ')
-	b = strconv.AppendUint(b, uint64(crc32.Checksum(payload, castagnoli())), 16)
+	b = append(b, sealSum(payload)...)
 	b = append(b, '\n')
 	return append(b, payload...)
 }
@@ -155,9 +157,8 @@ func unseal(b []byte) ([]byte, bool) {
 		return nil, false
 	}
 	n, sum, ok := strings.Cut(string(head[len(sealMagic):]), " ")
-	size, err1 := strconv.Atoi(n)
-	crc, err2 := strconv.ParseUint(sum, 16, 32)
-	if !ok || err1 != nil || err2 != nil || size != len(payload) || uint32(crc) != crc32.Checksum(payload, castagnoli()) {
+	size, err := strconv.Atoi(n)
+	if !ok || err != nil || size != len(payload) || sum != sealSum(payload) {
 		return nil, false
 	}
 	return payload, true

@@ -48,7 +48,7 @@ func TestSeccompDiskCache(t *testing.T) {
 }
 
 // A damaged entry that still looks like JSON (one byte changed inside
-// the profile) is a miss too: the CRC-32C seal catches it, so a profile
+// the profile) is a miss too: the seal catches it, so a profile
 // from the cache can go into the spec unscanned.
 func TestSeccompDiskCacheSeal(t *testing.T) {
 	dir := t.TempDir()
@@ -87,7 +87,7 @@ func TestSeccompDiskCacheSeal(t *testing.T) {
 	if got := harden(dir); !bytes.Equal(got, want) {
 		t.Errorf("a damaged cache entry changed the spec")
 	}
-	for _, b := range [][]byte{nil, []byte("secshim-cache1 3 0\n{}"), seal([]byte("{}"))[:10], append(seal([]byte("{}")), ' ')} {
+	for _, b := range [][]byte{nil, []byte("secshim-cache2 3 0\n{}"), seal([]byte("{}"))[:10], append(seal([]byte("{}")), ' ')} {
 		if _, ok := unseal(b); ok {
 			t.Errorf("unseal accepted %q", b)
 		}
