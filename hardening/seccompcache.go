@@ -131,7 +131,8 @@ func (dc *seccompDiskCache) verdictName(engine []byte) string {
 
 // sealMagic starts every entry: "secshim-cache2 LEN SHA256\n" and LEN
 // bytes. SHA-256 because create's path uses it anyway: a CRC table would be
-// built on every create (hash/crc32's CRC-32C tables cost about 0.1 ms).
+// built on every create (hash/crc32 builds its CRC-32C tables from 1.5 MB
+// of CRC work, 0.6 to 0.8 ms on the development VM).
 const sealMagic = "secshim-cache2 "
 
 func sealSum(payload []byte) string {
