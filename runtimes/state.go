@@ -123,15 +123,19 @@ func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, e
 		return false, nil
 	}
 	tomb := tombPath(path)
-	err = os.Rename(path, tomb)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(path); serr == nil { // the first delete here
-			if err = os.Mkdir(filepath.Dir(tomb), 0o700); err == nil || errors.Is(err, fs.ErrExist) {
-				err = os.Rename(path, tomb)
+	// rename(2) itself: os.Rename would lstat the tombstone first.
+	err = unix.Rename(path, tomb)
+	if err == unix.ENOENT {
+		if unix.Lstat(path, &st) == nil { // the first delete here
+			if err = unix.Mkdir(filepath.Dir(tomb), 0o700); err == nil || err == unix.EEXIST {
+				err = unix.Rename(path, tomb)
 			}
 		} else {
 			err = nil // already a tombstone: a delete tried again
 		}
+	}
+	if err != nil {
+		err = &os.LinkError{Op: "rename", Old: path, New: tomb, Err: err}
 	}
 	if err != nil {
 		return false, fmt.Errorf("state: %w", err)
@@ -144,12 +148,11 @@ func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, e
 // whose containers the backend no longer has: their deletes succeeded.
 // A container still there keeps its tombstone, so its record still serves.
 func sweepTombstones(dir, root, except string) {
-	entries, err := os.ReadDir(filepath.Join(dir, tombDir))
+	ids, err := spec.ReadDirNames(filepath.Join(dir, tombDir))
 	if err != nil {
 		return
 	}
-	for _, e := range entries {
-		id := e.Name()
+	for _, id := range ids {
 		if id == except {
 			continue
 		}
@@ -162,8 +165,9 @@ func sweepTombstones(dir, root, except string) {
 		if sr == "" {
 			continue
 		}
-		if _, err := os.Lstat(filepath.Join(sr, id)); errors.Is(err, fs.ErrNotExist) {
-			os.Remove(tomb)
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(sr, id), &st) == unix.ENOENT {
+			unix.Unlink(tomb)
 		}
 	}
 }

@@ -3,8 +3,10 @@ package spec
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -259,5 +261,25 @@ func TestWriteAtomicFailure(t *testing.T) {
 				t.Fatal("directory appeared")
 			}
 		})
+	}
+}
+
+func TestReadDirNames(t *testing.T) {
+	dir := t.TempDir()
+	want := []string{"a", "b@c", "d"}
+	for _, n := range want {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Mkdir(filepath.Join(dir, "d2"), 0o700)
+	want = append(want, "d2")
+	got, err := ReadDirNames(dir)
+	slices.Sort(got)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("ReadDirNames = %q, %v; want %q", got, err, want)
+	}
+	if _, err := ReadDirNames(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing dir: %v", err)
 	}
 }

@@ -125,3 +125,28 @@ func isExist(err error) bool {
 	pe, ok := err.(*fs.PathError)
 	return ok && pe.Err == unix.EEXIST
 }
+
+// ReadDirNames lists the names in dir (without "." and ".."), unsorted,
+// as os.ReadDir would but without an *os.File (see above).
+func ReadDirNames(dir string) ([]string, error) {
+	fd, err := openFD("open", dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rawClose(fd)
+	var names []string
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdirent", Path: dir, Err: err}
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
