@@ -421,8 +421,8 @@ func (inv *Invocation) AddFlag(name, value string) {
 	inv.Flags = append(inv.Flags, inv.newFlag(name, value))
 }
 
-// bundleVerbs are the verbs that read a bundle, in every family.
-var bundleVerbs = map[string]bool{"create": true, "run": true, "restore": true}
+// bundleVerb reports the verbs that read a bundle, in every family.
+func bundleVerb(v string) bool { return v == "create" || v == "run" || v == "restore" }
 
 // Bundle returns the bundle directory of create, run or restore: the last
 // --bundle/-b made absolute against cwd, or cwd. Paths are not resolved
@@ -432,7 +432,7 @@ var bundleVerbs = map[string]bool{"create": true, "run": true, "restore": true}
 // refused. An empty --bundle is refused too (runc and runsc read it as
 // cwd, crun fails).
 func (inv *Invocation) Bundle(cwd string) (string, error) {
-	if !bundleVerbs[inv.Verb] {
+	if !bundleVerb(inv.Verb) {
 		return "", fmt.Errorf("secshim: %s takes no bundle", inv.Verb)
 	}
 	if err := checkDir("working directory", cwd); err != nil {

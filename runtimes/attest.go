@@ -37,6 +37,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -429,8 +430,11 @@ var attestIn io.Reader = os.Stdin
 var attestHost = hardening.DefaultHost
 
 // promiseFlags are the flags promise.args writes (true: takes a value).
-var promiseFlags = map[string]bool{"caps": true, "ambient": true, "ns": true, "pids": true, "memory": true,
-	"selinux": true, "apparmor": true, "nnp": false, "seccomp": false, "readonly-root": false}
+// Made on first use: package init runs on every call, state and kill too.
+var promiseFlags = sync.OnceValue(func() map[string]bool {
+	return map[string]bool{"caps": true, "ambient": true, "ns": true, "pids": true, "memory": true,
+		"selinux": true, "apparmor": true, "nnp": false, "seccomp": false, "readonly-root": false}
+})
 
 // parsePromise reads a promise back from its flags.
 func parsePromise(flags map[string]string) (promise, error) {
@@ -501,7 +505,7 @@ func (a *admin) attest(args []string) int {
 	start := time.Now()
 	known := map[string]bool{"id": true, "mode": true, "backend": true, "profile": true, "config": true, "help": false,
 		"state-dir": true, "root": true}
-	for k, v := range promiseFlags {
+	for k, v := range promiseFlags() {
 		known[k] = v
 	}
 	flags, pos, err := parseAdminFlags(args, known)
@@ -875,7 +879,7 @@ func (r *call) startAttested(rec *Record) error {
 		}
 		return fmt.Errorf("attestation of container %s: %w; not started", r.inv.ID, err)
 	}
-	flags, pos, err := parseAdminFlags(rec.Promise, promiseFlags)
+	flags, pos, err := parseAdminFlags(rec.Promise, promiseFlags())
 	if err == nil && len(pos) > 0 {
 		err = fmt.Errorf("unexpected %q", pos[0])
 	}

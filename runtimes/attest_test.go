@@ -332,7 +332,7 @@ func TestRecordPromise(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, rec) || !got.attestsAtStart() {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	flags, pos, err := parseAdminFlags(got.Promise, promiseFlags)
+	flags, pos, err := parseAdminFlags(got.Promise, promiseFlags())
 	if err != nil || len(pos) != 0 {
 		t.Fatal(pos, err)
 	}

@@ -11,9 +11,9 @@ import (
 	"github.com/secshim/secshim/spec"
 )
 
-// hardeningVerbs are the verbs that read the policy; every other verb
+// hardeningVerb reports the verbs that read the policy; every other verb
 // with a container ID only needs the container's sticky record.
-var hardeningVerbs = map[string]bool{"create": true, "run": true, "restore": true, "exec": true, "update": true}
+func hardeningVerb(v string) bool { return bundleVerb(v) || v == "exec" || v == "update" }
 
 // fastPassThrough hands a pass-through verb (start, kill, state, pause,
 // ...) straight to the container's recorded backend without decoding the
@@ -22,7 +22,7 @@ var hardeningVerbs = map[string]bool{"create": true, "run": true, "restore": tru
 // the fast path does not apply (no record, a debug log level, a config it
 // cannot read simply); the caller then takes the full path.
 func fastPassThrough(inv *Invocation) error {
-	if inv.ID == "" || hardeningVerbs[inv.Verb] || inv.HelpOnly() {
+	if inv.ID == "" || hardeningVerb(inv.Verb) || inv.HelpOnly() {
 		return nil
 	}
 	qc, ok := readQuickConfig()
