@@ -9,7 +9,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/secshim/secshim/spec"
 )
@@ -44,7 +47,7 @@ func newSeccompDiskCache(stateDir string, sp SeccompPolicy, bounding []string) *
 	}
 	// Built by hand: fmt would be the first formatting on create's path.
 	b := make([]byte, 0, 256)
-	b = append(append(b, "exe "...), fileIdentity("/proc/self/exe")...)
+	b = append(append(b, "exe "...), selfIdentity()...)
 	b = append(append(b, "\nkernel "...), kernelRelease()...)
 	b = append(append(b, "\narch "...), runtime.GOARCH...)
 	b = append(append(b, "\nprofile "...), sp.Profile...)
@@ -180,13 +183,36 @@ func (dc *seccompDiskCache) store(name string, payload []byte) {
 	}
 }
 
+// SelfExe is this binary's stat, read once per process: the seccomp
+// cache's key and the check that a backend is not secshim itself both
+// need it, and /proc/self/exe is one of the dearer stats.
+var SelfExe = sync.OnceValues(func() (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+})
+
+func selfIdentity() string {
+	st, err := SelfExe()
+	if err != nil {
+		return ""
+	}
+	return statIdentity(st)
+}
+
 // fileIdentity names a file's current content cheaply: device, inode,
 // size and modification time; "" when it cannot be read.
 func fileIdentity(path string) string {
-	var st syscall.Stat_t
-	if syscall.Stat(path, &st) != nil {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
 		return ""
 	}
+	return statIdentity(&st)
+}
+
+func statIdentity(st *unix.Stat_t) string {
 	b := make([]byte, 0, 64)
 	b = strconv.AppendUint(b, st.Dev, 10)
 	b = strconv.AppendUint(append(b, ':'), st.Ino, 10)

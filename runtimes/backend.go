@@ -2,11 +2,16 @@ package runtimes
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/secshim/secshim/hardening"
 )
 
 // Backend is a resolved OCI runtime: an absolute path secshim can exec
@@ -88,25 +93,26 @@ func (c *Config) Backend(name string) (*Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown backend %q", name)
 	}
-	path, err := lookPath(bc.Path)
+	path, st, err := lookPath(bc.Path)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", name, err)
 	}
-	if isSelf(path) {
+	if isSelf(st) {
 		return nil, fmt.Errorf("backend %s: %s is secshim itself; point it at the real runtime", name, path)
 	}
 	return &Backend{Name: name, Path: path, Args: bc.Args}, nil
 }
 
-func lookPath(p string) (string, error) {
+func lookPath(p string) (string, *unix.Stat_t, error) {
 	if strings.Contains(p, "/") {
 		if !filepath.IsAbs(p) {
-			return "", fmt.Errorf("path %q is not absolute", p)
+			return "", nil, fmt.Errorf("path %q is not absolute", p)
 		}
-		if err := executable(p); err != nil {
-			return "", err
+		st, err := executable(p)
+		if err != nil {
+			return "", nil, err
 		}
-		return p, nil
+		return p, st, nil
 	}
 	dirs := append(filepath.SplitList(os.Getenv("PATH")), systemDirs...)
 	for _, d := range dirs {
@@ -114,32 +120,29 @@ func lookPath(p string) (string, error) {
 			continue // a relative PATH entry would depend on the engine's cwd
 		}
 		cand := filepath.Join(d, p)
-		if executable(cand) == nil {
-			return cand, nil
+		if st, err := executable(cand); err == nil {
+			return cand, st, nil
 		}
 	}
-	return "", fmt.Errorf("%s: not found in PATH or %s", p, strings.Join(systemDirs, ":"))
+	return "", nil, fmt.Errorf("%s: not found in PATH or %s", p, strings.Join(systemDirs, ":"))
 }
 
-func executable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
+func executable(p string) (*unix.Stat_t, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: err}
 	}
-	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s: not an executable file", p)
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o111 == 0 {
+		return nil, fmt.Errorf("%s: not an executable file", p)
 	}
-	return nil
+	return &st, nil
 }
 
-// isSelf reports whether path is this very binary, which would loop.
-func isSelf(path string) bool {
-	self, err := os.Stat("/proc/self/exe")
-	if err != nil {
-		return false
-	}
-	other, err := os.Stat(path)
-	return err == nil && os.SameFile(self, other)
+// isSelf reports whether the file st describes is this very binary,
+// which would loop.
+func isSelf(st *unix.Stat_t) bool {
+	self, err := hardening.SelfExe()
+	return err == nil && self.Dev == st.Dev && self.Ino == st.Ino
 }
 
 // execBackend replaces this process with the backend: stdin, tty,
