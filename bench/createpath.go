@@ -46,9 +46,11 @@ func CreatePath(args []string) (*CreateResult, error) {
 		return nil, err
 	}
 	mark("config")
-	cwd, err := os.Getwd()
-	if err != nil {
-		return nil, err
+	cwd := "/" // as runtimes' create: read only when a path is relative
+	if inv.NeedsWorkDir() {
+		if cwd, err = os.Getwd(); err != nil {
+			return nil, err
+		}
 	}
 	path, err := inv.SpecPath(cwd)
 	if err != nil {

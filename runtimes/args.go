@@ -475,6 +475,21 @@ func (inv *Invocation) SpecPath(cwd string) (string, error) {
 	return filepath.Join(cwd, cfg), nil
 }
 
+// NeedsWorkDir reports whether create's paths (the bundle, crun's
+// --config, --pid-file) depend on the working directory: os.Getwd costs
+// two stats, and engines pass absolute paths.
+func (inv *Invocation) NeedsWorkDir() bool {
+	b, ok := inv.Flag("bundle")
+	if !ok || !filepath.IsAbs(b) {
+		return true
+	}
+	if c, ok := inv.Flag("config"); ok && c != "config.json" && !filepath.IsAbs(c) {
+		return true
+	}
+	p, ok := inv.Flag("pid-file")
+	return ok && p != "" && !filepath.IsAbs(p)
+}
+
 func checkDir(what, p string) error {
 	if !filepath.IsAbs(p) {
 		return fmt.Errorf("secshim: %s %q is not absolute", what, p)

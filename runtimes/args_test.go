@@ -729,3 +729,25 @@ func TestRunscHelpAgrees(t *testing.T) {
 		}
 	}
 }
+
+func TestNeedsWorkDir(t *testing.T) {
+	for args, want := range map[string]bool{
+		"create --bundle /b id":                                false,
+		"create --bundle /b --pid-file /p id":                  false,
+		"create --bundle /b --config config.json id":           false,
+		"create --bundle /b --config /c.json id":               false,
+		"create id":                                            true,
+		"create --bundle b id":                                 true,
+		"create --bundle /b --pid-file p id":                   true,
+		"create --bundle /b --config c.json id":                true,
+		"--root /r create --bundle=/b --pid-file=/run/p.pid x": false,
+	} {
+		inv, err := Parse(strings.Fields(args), FamilyRunc)
+		if err != nil {
+			t.Fatalf("%s: %v", args, err)
+		}
+		if got := inv.NeedsWorkDir(); got != want {
+			t.Errorf("%s: NeedsWorkDir = %v, want %v", args, got, want)
+		}
+	}
+}

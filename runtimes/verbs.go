@@ -20,9 +20,14 @@ import (
 // written until every check has passed, so a refusal leaves the bundle
 // byte-identical.
 func (r *call) create() error {
-	cwd, err := os.Getwd()
-	if err != nil {
-		return err
+	// Every path is absolute (NeedsWorkDir false): "/" stands for the
+	// working directory, which nothing then reads.
+	cwd := "/"
+	if r.inv.NeedsWorkDir() {
+		var err error
+		if cwd, err = os.Getwd(); err != nil {
+			return err
+		}
 	}
 	path, err := r.inv.SpecPath(cwd)
 	if err != nil {
