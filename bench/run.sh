@@ -133,6 +133,13 @@ cp "$repo/bin/secshim" "$B/secshim"   # a copy of our own: `rss scan` looks for 
   # The Go reference is built exactly like secshim (Makefile's flags).
   CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$B/execgo" ./bench/cmd/execgo )
 for c in execc exit0 maxrss; do gcc -O2 -static -o "$B/$c" "$repo/bench/c/$c.c"; done
+# Every binary measured starts from the same page-cache state, read from
+# disk as an installed one is after a boot. How a file's page cache was
+# filled matters: on the development VM a freshly linked secshim ran
+# create 0.4 to 0.5 ms slower than a copy of itself, the same bytes, until
+# the cache was dropped (bench/README.md).
+sync
+echo 3 > /proc/sys/vm/drop_caches
 
 if [ $measuring = 1 ]; then
 # --- fixtures --------------------------------------------------------------
