@@ -33,7 +33,9 @@ import (
 // one entry. Every entry is sealed with its length and SHA-256: a
 // missing, unreadable, truncated or damaged entry is recomputed, so the
 // cache can only save time, and a profile read back from a sealed entry
-// is the very JSON that was validated before it was stored.
+// is the very JSON that was validated before it was stored. The seal
+// guards against damage, not against root: whoever can write the state
+// dir (root's, 0700) can write the records that clamp exec as well.
 type seccompDiskCache struct {
 	dir string
 	key string

@@ -900,13 +900,8 @@ func (r *call) startAttested(rec *Record) error {
 		// Checked, and on a failure killed, before the user's process runs.
 		msg := attestPid(&d, pid, pidfd, pr, attestWait, nil)
 		v.Elapsed = time.Since(began)
-		LogDecision(r.cfg, d)
-		switch {
-		case msg == "":
-		case v.Mode == AttestAudit:
-			fmt.Fprintf(os.Stderr, "secshim: warning: %s\n", msg)
-		default:
-			return errors.New(msg)
+		if err := r.settle(&d, msg); err != nil {
+			return err
 		}
 		return r.handOff()
 	}
@@ -946,15 +941,25 @@ func (r *call) startAttested(rec *Record) error {
 	after := time.Now()
 	msg := attestPid(&d, pid, pidfd, pr, attestWait, preExec)
 	v.Elapsed = pre + time.Since(after)
-	LogDecision(r.cfg, d)
+	if err := r.settle(&d, msg); err != nil {
+		return err
+	}
+	os.Exit(0)
+	return nil
+}
+
+// settle logs a start's attestation and turns attestPid's message into
+// start's outcome: nil to go on (a pass, an exited process, or audit mode,
+// which only warns), else the error that fails start.
+func (r *call) settle(d *Decision, msg string) error {
+	LogDecision(r.cfg, *d)
 	switch {
 	case msg == "":
-	case v.Mode == AttestAudit:
+	case d.Attest.Mode == AttestAudit:
 		fmt.Fprintf(os.Stderr, "secshim: warning: %s\n", msg)
 	default:
 		return errors.New(msg)
 	}
-	os.Exit(0)
 	return nil
 }
 
