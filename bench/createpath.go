@@ -46,13 +46,7 @@ func CreatePath(args []string) (*CreateResult, error) {
 		return nil, err
 	}
 	mark("config")
-	cwd := "/" // as runtimes' create: read only when a path is relative
-	if inv.NeedsWorkDir() {
-		if cwd, err = os.Getwd(); err != nil {
-			return nil, err
-		}
-	}
-	path, err := inv.SpecPath(cwd)
+	path, err := inv.SpecPath(runtimes.CurrentWorkDir())
 	if err != nil {
 		return nil, err
 	}

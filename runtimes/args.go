@@ -3,9 +3,11 @@ package runtimes
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Family is how a backend parses its command line.
@@ -425,30 +427,66 @@ func (inv *Invocation) AddFlag(name, value string) {
 func bundleVerb(v string) bool { return v == "create" || v == "run" || v == "restore" }
 
 // Bundle returns the bundle directory of create, run or restore: the last
-// --bundle/-b made absolute against cwd, or cwd. Paths are not resolved
+// --bundle/-b made absolute against the working directory, or that
+// directory (cwd is only called then). Paths are not resolved
 // through symlinks: the backends resolve ".." physically (runc chdir()s
 // into the bundle, crun realpath()s it) while runsc joins lexically, so a
 // path with a ".." element could name two different directories and is
 // refused. An empty --bundle is refused too (runc and runsc read it as
 // cwd, crun fails).
-func (inv *Invocation) Bundle(cwd string) (string, error) {
+func (inv *Invocation) Bundle(cwd WorkDir) (string, error) {
 	if !bundleVerb(inv.Verb) {
 		return "", fmt.Errorf("secshim: %s takes no bundle", inv.Verb)
 	}
-	if err := checkDir("working directory", cwd); err != nil {
-		return "", err
-	}
 	b, ok := inv.Flag("bundle")
-	if !ok {
-		return filepath.Clean(cwd), nil
+	if ok {
+		if err := checkPath("bundle", b); err != nil {
+			return "", err
+		}
+		if filepath.IsAbs(b) {
+			return filepath.Clean(b), nil
+		}
 	}
-	if err := checkPath("bundle", b); err != nil {
+	dir, err := cwd.get()
+	if err != nil {
 		return "", err
 	}
-	if filepath.IsAbs(b) {
-		return filepath.Clean(b), nil
+	return filepath.Join(dir, b), nil
+}
+
+// WorkDir gives the working directory to path resolution, which asks
+// only for a relative path: os.Getwd stats "." and $PWD, and engines pass
+// absolute paths.
+type WorkDir func() (string, error)
+
+// CurrentWorkDir is the process's working directory, read at most once.
+func CurrentWorkDir() WorkDir { return sync.OnceValues(os.Getwd) }
+
+// FixedWorkDir is dir as the working directory.
+func FixedWorkDir(dir string) WorkDir { return func() (string, error) { return dir, nil } }
+
+// get returns the directory, which must be absolute and clean of "..".
+func (cwd WorkDir) get() (string, error) {
+	dir, err := cwd()
+	if err != nil {
+		return "", err
 	}
-	return filepath.Join(cwd, b), nil
+	if err := checkDir("working directory", dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// Resolve makes a path from the command line absolute against cwd.
+func (cwd WorkDir) Resolve(p string) (string, error) {
+	if filepath.IsAbs(p) {
+		return p, nil
+	}
+	dir, err := cwd.get()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, p), nil
 }
 
 // SpecPath returns the config.json the backend will load for create, run
@@ -457,7 +495,7 @@ func (inv *Invocation) Bundle(cwd string) (string, error) {
 // relative FILE against the working directory, before it chdir()s into
 // the bundle, except the literal "config.json", which it opens after the
 // chdir, i.e. in the bundle. runc has no --config and refuses it.
-func (inv *Invocation) SpecPath(cwd string) (string, error) {
+func (inv *Invocation) SpecPath(cwd WorkDir) (string, error) {
 	bundle, err := inv.Bundle(cwd)
 	if err != nil {
 		return "", err
@@ -469,25 +507,8 @@ func (inv *Invocation) SpecPath(cwd string) (string, error) {
 	if err := checkPath("config", cfg); err != nil {
 		return "", err
 	}
-	if filepath.IsAbs(cfg) {
-		return filepath.Clean(cfg), nil
-	}
-	return filepath.Join(cwd, cfg), nil
-}
-
-// NeedsWorkDir reports whether create's paths (the bundle, crun's
-// --config, --pid-file) depend on the working directory: os.Getwd costs
-// two stats, and engines pass absolute paths.
-func (inv *Invocation) NeedsWorkDir() bool {
-	b, ok := inv.Flag("bundle")
-	if !ok || !filepath.IsAbs(b) {
-		return true
-	}
-	if c, ok := inv.Flag("config"); ok && c != "config.json" && !filepath.IsAbs(c) {
-		return true
-	}
-	p, ok := inv.Flag("pid-file")
-	return ok && p != "" && !filepath.IsAbs(p)
+	p, err := cwd.Resolve(cfg)
+	return filepath.Clean(p), err
 }
 
 func checkDir(what, p string) error {

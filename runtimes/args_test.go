@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"errors"
 	"os/exec"
 	"reflect"
 	"regexp"
@@ -393,8 +394,8 @@ func TestBundleAndSpecPath(t *testing.T) {
 	}
 	for _, c := range cases {
 		inv := mustParse(t, c.fam, c.argv)
-		b, berr := inv.Bundle(cwd)
-		s, serr := inv.SpecPath(cwd)
+		b, berr := inv.Bundle(FixedWorkDir(cwd))
+		s, serr := inv.SpecPath(FixedWorkDir(cwd))
 		if c.err != "" {
 			err := serr
 			if c.bundle == "" {
@@ -414,7 +415,7 @@ func TestBundleAndSpecPath(t *testing.T) {
 	}
 	inv := mustParse(t, FamilyRunc, "create -b rel id")
 	for _, bad := range []string{"", "rel/dir", "/a/../b"} {
-		if _, err := inv.Bundle(bad); err == nil {
+		if _, err := inv.Bundle(FixedWorkDir(bad)); err == nil {
 			t.Errorf("Bundle(%q) accepted a bad working directory", bad)
 		}
 	}
@@ -730,24 +731,31 @@ func TestRunscHelpAgrees(t *testing.T) {
 	}
 }
 
-func TestNeedsWorkDir(t *testing.T) {
-	for args, want := range map[string]bool{
-		"create --bundle /b id":                                false,
-		"create --bundle /b --pid-file /p id":                  false,
-		"create --bundle /b --config config.json id":           false,
-		"create --bundle /b --config /c.json id":               false,
-		"create id":                                            true,
-		"create --bundle b id":                                 true,
-		"create --bundle /b --pid-file p id":                   true,
-		"create --bundle /b --config c.json id":                true,
-		"--root /r create --bundle=/b --pid-file=/run/p.pid x": false,
+// The working directory is only asked for when a path is relative: engines
+// pass absolute paths, and os.Getwd costs two stats.
+func TestWorkDirOnlyForRelativePaths(t *testing.T) {
+	asked := false
+	cwd := WorkDir(func() (string, error) { asked = true; return "", errors.New("no working directory") })
+	for args, relative := range map[string]bool{
+		"create --bundle /b id":                      false,
+		"create --bundle /b --config /c.json id":     false,
+		"create --bundle /b --config config.json id": false,
+		"create id":                                        true,
+		"create --bundle b id":                             true,
+		"create --bundle /b --config c.json id":            true,
+		"--root /r create --bundle=/b --pid-file=/run/p x": false,
 	} {
-		inv, err := Parse(strings.Fields(args), FamilyRunc)
-		if err != nil {
-			t.Fatalf("%s: %v", args, err)
+		asked = false
+		inv := mustParse(t, FamilyRunc, args)
+		_, err := inv.SpecPath(cwd)
+		if asked != relative || (err != nil) != relative {
+			t.Errorf("%s: working directory asked %v, err %v; want asked %v", args, asked, err, relative)
 		}
-		if got := inv.NeedsWorkDir(); got != want {
-			t.Errorf("%s: NeedsWorkDir = %v, want %v", args, got, want)
+	}
+	for p, relative := range map[string]bool{"/run/p.pid": false, "p.pid": true} {
+		asked = false
+		if got, err := cwd.Resolve(p); asked != relative || !relative && (err != nil || got != p) {
+			t.Errorf("Resolve(%q) = %q, %v; asked %v", p, got, err, asked)
 		}
 	}
 }

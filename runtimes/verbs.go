@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,15 +19,7 @@ import (
 // written until every check has passed, so a refusal leaves the bundle
 // byte-identical.
 func (r *call) create() error {
-	// Every path is absolute (NeedsWorkDir false): "/" stands for the
-	// working directory, which nothing then reads.
-	cwd := "/"
-	if r.inv.NeedsWorkDir() {
-		var err error
-		if cwd, err = os.Getwd(); err != nil {
-			return err
-		}
-	}
+	cwd := CurrentWorkDir()
 	path, err := r.inv.SpecPath(cwd)
 	if err != nil {
 		return err
@@ -75,10 +66,9 @@ func (r *call) create() error {
 	if promise != nil {
 		rec.Attest, rec.Promise = d.Attest.Mode, promise
 		if pf, ok := r.inv.Flag("pid-file"); ok && pf != "" {
-			if !filepath.IsAbs(pf) {
-				pf = filepath.Join(cwd, pf)
+			if rec.PidFile, err = cwd.Resolve(pf); err != nil {
+				return refuse(err)
 			}
-			rec.PidFile = pf
 		}
 	}
 	if err := SaveRecord(RecordPath(r.cfg.StateDir, root, r.inv.ID), rec); err != nil {
