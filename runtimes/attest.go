@@ -843,7 +843,9 @@ func (r *Record) attestsAtStart() bool {
 }
 
 // startAttested serves the first `start` of a container whose promise is
-// in its record, in this process: no hook, no extra process.
+// in its record, in this process: no hook, no extra process. r.cfg is
+// set: the fast path decodes the config bytes it read, the full path has
+// loaded it.
 //
 // Before start, runc 1.1 already shows the final capabilities, seccomp
 // filter, no_new_privs, namespaces and cgroup limits in the init process
@@ -856,14 +858,6 @@ func (r *Record) attestsAtStart() bool {
 // attestWait. A failure in enforce mode kills the container and fails
 // start with the reason; audit logs it.
 func (r *call) startAttested(rec *Record) error {
-	if r.cfg == nil {
-		cfg, err := LoadConfig()
-		if err != nil {
-			return err
-		}
-		r.cfg = cfg
-		SyslogSocket = cfg.Log.syslogSocket()
-	}
 	d := Decision{ID: r.inv.ID, Verb: "attest", Backend: rec.Backend.Name, Profile: rec.Profile,
 		Attest: &attestVerdict{Mode: rec.Attest}}
 	r.logged = &d

@@ -39,24 +39,16 @@ func rawOpen(path string, flag int, perm uint32) (int, error) {
 	return int(r), nil
 }
 
-func rawRead(fd int, b []byte) (int, error) {
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	r, _, e := syscall.RawSyscall6(unix.SYS_READ, uintptr(fd), uintptr(p), uintptr(len(b)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), nil
-}
+func rawRead(fd int, b []byte) (int, error)  { return rawIO(unix.SYS_READ, fd, b) }
+func rawWrite(fd int, b []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, b) }
 
-func rawWrite(fd int, b []byte) (int, error) {
+// rawIO is read(2) or write(2) of b.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
 	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	r, _, e := syscall.RawSyscall6(unix.SYS_WRITE, uintptr(fd), uintptr(p), uintptr(len(b)), 0, 0, 0)
+	r, _, e := syscall.RawSyscall6(trap, uintptr(fd), uintptr(p), uintptr(len(b)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
