@@ -135,10 +135,7 @@ func tombstone(stateDir, root, path string, b *Backend, id string) (done bool, e
 		}
 	}
 	if err != nil {
-		err = &os.LinkError{Op: "rename", Old: path, New: tomb, Err: err}
-	}
-	if err != nil {
-		return false, fmt.Errorf("state: %w", err)
+		return false, fmt.Errorf("state: %w", &os.LinkError{Op: "rename", Old: path, New: tomb, Err: err})
 	}
 	sweepTombstones(filepath.Dir(path), root, id)
 	return true, nil
