@@ -128,10 +128,12 @@ if [ $measuring = 0 ]; then # the report alone needs only its own program
 fi
 ( cd "$repo" && make -s build )
 cp "$repo/bin/secshim" "$B/secshim"   # a copy of our own: `rss scan` looks for exactly this file
-( cd "$repo" && for c in interleave plans prepare cold rss report; do
+( cd "$repo" && for c in interleave plans prepare rss report; do
     CGO_ENABLED=0 go build -trimpath -o "$B/$c" "./bench/cmd/$c"; done
-  # The Go reference is built exactly like secshim (Makefile's flags).
-  CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$B/execgo" ./bench/cmd/execgo )
+  # The Go reference, and cold (secshim's stages in a fresh process), are
+  # built exactly like secshim: the Makefile's flags and environment.
+  env $(make -s build-env) go build -trimpath -ldflags '-s -w' -o "$B/execgo" ./bench/cmd/execgo
+  env $(make -s build-env) go build -trimpath -o "$B/cold" ./bench/cmd/cold )
 for c in execc exit0 maxrss; do gcc -O2 -static -o "$B/$c" "$repo/bench/c/$c.c"; done
 # Every binary measured starts from the same page-cache state, read from
 # disk as an installed one is after a boot. How a file's page cache was
@@ -193,14 +195,14 @@ jq -n --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^
   --arg cores "$(nproc)" --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release; echo "$PRETTY_NAME")" \
   --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)" \
   --arg runc "$(ver "$RUNC" --version)" --arg crun "$([ -n "$CRUN" ] && ver "$CRUN" --version)" \
-  --arg podman "$([ -n "$PODMAN_BIN" ] && ver "$PODMAN_BIN" --version)" --arg go "$(go version)" \
+  --arg podman "$([ -n "$PODMAN_BIN" ] && ver "$PODMAN_BIN" --version)" --arg go "$(go version)" --arg buildenv "$(cd "$repo" && make -s build-env)" \
   --arg hyperfine "$(ver hyperfine --version)" --arg gcc "$(ver gcc --version)" \
   --arg secshim "$(cd "$repo" && git describe --tags --always --dirty 2>/dev/null || echo dev)" \
   --arg date "$(date -u +%FT%TZ)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
   --arg cgroups "$(if [ -e /sys/fs/cgroup/cgroup.controllers ]; then echo v2; elif [ -d "$work" ] && grep -q ' /sys/fs/cgroup/unified ' /proc/1/mountinfo 2>/dev/null; then echo hybrid; else echo v1; fi)" \
   --arg fs "bundles $(df -T "$work/bundles" | awk 'NR==2 {print $2}'), state $(df -T "$work/state" | awk 'NR==2 {print $2}')" --arg quick "$quick" --arg work "$work" \
   '{cpu:$cpu, cores:($cores|tonumber), kernel:$kernel, os:$os, memory:$mem, runc:$runc, crun:$crun, podman:$podman,
-    go:$go, hyperfine:$hyperfine, gcc:$gcc, secshim:$secshim, date:$date, loadavg_start:$load, cgroups:$cgroups,
+    go:$go, build_env:$buildenv, hyperfine:$hyperfine, gcc:$gcc, secshim:$secshim, date:$date, loadavg_start:$load, cgroups:$cgroups,
     work_fs:$fs, quick:($quick=="1"), work:$work}' > "$results/machine.json"
 
 fi # measuring

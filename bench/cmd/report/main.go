@@ -376,7 +376,7 @@ func render(d *data) string {
 	for _, k := range []struct{ key, label string }{
 		{"cpu", "CPU"}, {"cores", "cores"}, {"memory", "memory"}, {"os", "OS"}, {"kernel", "kernel"},
 		{"cgroups", "cgroups"}, {"work_fs", "file systems (bundles; secshim and backend state)"}, {"runc", "runc"}, {"crun", "crun"},
-		{"podman", "podman"}, {"go", "Go"}, {"gcc", "gcc"}, {"hyperfine", "hyperfine"}, {"secshim", "secshim (git describe)"},
+		{"podman", "podman"}, {"go", "Go"}, {"build_env", "build environment (secshim and the Go reference)"}, {"gcc", "gcc"}, {"hyperfine", "hyperfine"}, {"secshim", "secshim (git describe)"},
 		{"loadavg_start", "load average at start"}, {"loadavg_end", "load average at end"},
 	} {
 		p("| %s | %s |\n", k.label, str(k.key))
