@@ -121,7 +121,7 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 			i++
 			break
 		}
-		f, n, err := v.table.parse(fam, args[i:])
+		f, n, err := fs.table(v, "").parse(fam, args[i:])
 		if err != nil {
 			return nil, fmt.Errorf("secshim: %s: %w", inv.Verb, err)
 		}
@@ -150,7 +150,7 @@ func (t *flagTable) parse(fam Family, args []string) (Flag, int, error) {
 		if len(tok) != 2 {
 			return Flag{}, 0, fmt.Errorf("flag %q: write it --name value (runc and crun read single-dash words and attached values differently)", tok)
 		}
-		long, ok := t.short[tok[1]]
+		long, ok := t.longOf(tok[1])
 		if !ok {
 			return Flag{}, 0, fmt.Errorf("unknown flag %q", tok)
 		}
@@ -162,7 +162,7 @@ func (t *flagTable) parse(fam Family, args []string) (Flag, int, error) {
 		}
 		name, val, eq = strings.Cut(name, "=")
 	}
-	kind, ok := t.kinds[name]
+	kind, ok := t.kindOf(name)
 	if !ok {
 		return Flag{}, 0, fmt.Errorf("unknown flag %q", tok)
 	}
@@ -250,16 +250,14 @@ func checkID(id string) error {
 // globalKind and verbKind look a flag up in the invocation's tables.
 func (inv *Invocation) globalKind(name string) (flagKind, bool) {
 	if fs := families[inv.Family]; fs != nil {
-		k, ok := fs.globalTable().kinds[name]
-		return k, ok
+		return fs.globalTable().kindOf(name)
 	}
 	return 0, false
 }
 
 func (inv *Invocation) verbKind(name string) (flagKind, bool) {
 	if fs := families[inv.Family]; fs != nil && fs.verb(inv.Verb) != nil {
-		k, ok := fs.verb(inv.Verb).table.kinds[name]
-		return k, ok
+		return fs.table(fs.verb(inv.Verb), "").kindOf(name)
 	}
 	return 0, false
 }

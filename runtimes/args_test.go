@@ -586,7 +586,7 @@ func TestTables(t *testing.T) {
 				t.Errorf("bundleVerb(%q) is false", verb)
 			}
 			v := fs.verb(verb)
-			if v == nil || v.table.kinds["bundle"] != kindValue {
+			if v == nil || !hasKind(fs.table(v, ""), "bundle", kindValue) {
 				t.Errorf("%v %s: no --bundle", fam, verb)
 			}
 		}
@@ -599,6 +599,42 @@ func TestTables(t *testing.T) {
 	for _, verb := range split("checkpoint create delete do events exec flags help kill list pause ps restore resume run spec start state wait debug read-control symbolize usage write-control install mitigate trace uninstall boot gofer umount port-forward tar update features") {
 		if runscVerbs()[verb] == nil {
 			t.Errorf("runsc verb %s missing", verb)
+		}
+	}
+}
+
+func hasKind(t *flagTable, name string, want flagKind) bool {
+	k, ok := t.kindOf(name)
+	return ok && k == want
+}
+
+// TestTablesWellFormed: within a table (a verb's flags with the help
+// flags, or the global ones with the version flags) no long name and no
+// one-letter alias is listed twice, and every alias is one letter. A
+// lookup returns the first match, so a duplicate would hide a flag.
+func TestTablesWellFormed(t *testing.T) {
+	for fam, fs := range families {
+		tables := map[string]*flagTable{"globals": fs.globalTable()}
+		for name, v := range fs.verbs() {
+			tables[name] = fs.table(v, "")
+		}
+		for name, tab := range tables {
+			longs, shorts := map[string]bool{}, map[string]bool{}
+			for _, l := range tab {
+				for _, tok := range strings.Fields(l.names) {
+					parts := strings.Split(tok, "|")
+					if longs[parts[0]] {
+						t.Errorf("%v %s: --%s listed twice", fam, name, parts[0])
+					}
+					longs[parts[0]] = true
+					for _, a := range parts[1:] {
+						if len(a) != 1 || shorts[a] {
+							t.Errorf("%v %s: bad or repeated alias %q of --%s", fam, name, a, parts[0])
+						}
+						shorts[a] = true
+					}
+				}
+			}
 		}
 	}
 }
@@ -630,7 +666,7 @@ func checkFlag(t *testing.T, where string, tab *flagTable, name string, shorts [
 	if notTaken[where+" "+name] {
 		return
 	}
-	k, ok := tab.kinds[name]
+	k, ok := tab.kindOf(name)
 	switch {
 	case !ok:
 		t.Errorf("%s: --%s missing from the table", where, name)
@@ -639,8 +675,11 @@ func checkFlag(t *testing.T, where string, tab *flagTable, name string, shorts [
 		t.Errorf("%s: --%s has kind %d, help says value=%v", where, name, k, value)
 	}
 	for _, s := range shorts {
-		if s != "" && tab.short[s[0]] != name {
-			t.Errorf("%s: -%s is %q in the table, help says --%s", where, s, tab.short[s[0]], name)
+		if s == "" {
+			continue
+		}
+		if long, _ := tab.longOf(s[0]); long != name {
+			t.Errorf("%s: -%s is %q in the table, help says --%s", where, s, long, name)
 		}
 	}
 }
@@ -654,9 +693,9 @@ func TestRuncHelpAgrees(t *testing.T) {
 		}
 	}
 	for _, verb := range verbs {
-		args, tab := []string{"--help"}, fs.globals
+		args, tab := []string{"--help"}, fs.globalTable()
 		if verb != "" {
-			args, tab = []string{verb, "--help"}, fs.verb(verb).table
+			args, tab = []string{verb, "--help"}, fs.table(fs.verb(verb), "")
 		}
 		for _, l := range helpOf(t, "runc", args...) {
 			if m := runcOpt.FindStringSubmatch(l); m != nil {
@@ -676,9 +715,9 @@ func TestCrunHelpAgrees(t *testing.T) {
 		}
 	}
 	for _, verb := range verbs {
-		args, tab := []string{"--help"}, fs.globals
+		args, tab := []string{"--help"}, fs.globalTable()
 		if verb != "" {
-			args, tab = []string{verb, "--help"}, fs.verb(verb).table
+			args, tab = []string{verb, "--help"}, fs.table(fs.verb(verb), "")
 		}
 		for _, l := range helpOf(t, "crun", args...) {
 			m := crunOpt.FindStringSubmatch(l)
@@ -708,13 +747,13 @@ func TestRunscHelpAgrees(t *testing.T) {
 		}
 	}
 	for _, verb := range verbs {
-		tab := fs.globals
+		tab := fs.globalTable()
 		args := []string{"flags"}
 		if verb != "" {
 			if !installed[verb] {
 				continue // newer than the installed runsc
 			}
-			tab = fs.verb(verb).table
+			tab = fs.table(fs.verb(verb), "")
 			args = append(args, verb)
 		}
 		for _, l := range helpOf(t, "runsc", args...) {
@@ -723,7 +762,7 @@ func TestRunscHelpAgrees(t *testing.T) {
 				continue
 			}
 			value := types[m[2]]
-			if k := tab.kinds[m[1]]; k == kindEq {
+			if k, _ := tab.kindOf(m[1]); k == kindEq {
 				continue // either kind is fine: only "-f=v" is accepted
 			}
 			checkFlag(t, "runsc "+verb, tab, m[1], nil, value)

@@ -1,7 +1,6 @@
 package runtimes
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io/fs"
@@ -98,9 +97,8 @@ func (q *quickConfig) load() (*Config, error) {
 // understand sends the call down the full path.
 func (q *quickConfig) stateDir() (string, bool) {
 	dir := DefaultConfig().StateDir
-	sc := bufio.NewScanner(bytes.NewReader(q.data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	for line := range strings.Lines(string(q.data)) {
+		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "[") {
 			break // the top-level keys are over
 		}

@@ -1,7 +1,6 @@
 package runtimes
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 )
@@ -36,11 +35,47 @@ const (
 	kindHelp                  // help, usage or version: the backend prints text and exits
 )
 
-// flagTable is one parsed table: every flag by canonical long name, and
-// FamilyRunc's one-letter aliases.
-type flagTable struct {
-	kinds map[string]flagKind
-	short map[byte]string
+// flagTable is one table: its flags by kind, as the specs spell them
+// ("name|x|y"). Lookups scan the lists: a call looks up a handful of
+// flags, and building maps of them would cost every call more.
+type flagTable [5]flagList
+
+type flagList struct {
+	names string
+	kind  flagKind
+}
+
+// kindOf is the kind of the flag with long name name.
+func (t *flagTable) kindOf(name string) (flagKind, bool) {
+	for _, l := range t {
+		for rest := l.names; rest != ""; {
+			var tok string
+			tok, rest, _ = strings.Cut(rest, " ")
+			if long, _, _ := strings.Cut(tok, "|"); long == name {
+				return l.kind, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// longOf is the long name of FamilyRunc's one-letter alias c.
+func (t *flagTable) longOf(c byte) (string, bool) {
+	for _, l := range t {
+		for rest := l.names; rest != ""; {
+			var tok string
+			tok, rest, _ = strings.Cut(rest, " ")
+			long, aliases, _ := strings.Cut(tok, "|")
+			for aliases != "" {
+				var a string
+				a, aliases, _ = strings.Cut(aliases, "|")
+				if len(a) == 1 && a[0] == c {
+					return long, true
+				}
+			}
+		}
+	}
+	return "", false
 }
 
 // argSpec says what follows a verb's flags.
@@ -60,12 +95,10 @@ var (
 type verbSpec struct {
 	args               argSpec
 	values, bools, eqs string
-	table              *flagTable
 }
 
 type familySpec struct {
 	globalSpec    *verbSpec
-	globals       *flagTable                  // built from globalSpec on first use
 	verbs         func() map[string]*verbSpec // built on first use: init is on every call's path
 	aliases       map[string]string           // verb aliases: runc's "h" is "help"
 	help, version string                      // help and version flags of every table
@@ -243,45 +276,14 @@ var families = map[Family]*familySpec{
 
 // globalTable is the family's table of global flags.
 func (fs *familySpec) globalTable() *flagTable {
-	if fs.globals == nil {
-		fs.globals = buildTable(fs.globalSpec, fs.help+" "+fs.version)
-	}
-	return fs.globals
+	return fs.table(fs.globalSpec, fs.version)
 }
 
-// verb is a verb's spec with its table built, or nil for an unknown verb.
-func (fs *familySpec) verb(name string) *verbSpec {
-	v := fs.verbs()[name]
-	if v != nil && v.table == nil {
-		v.table = buildTable(v, fs.help)
-	}
-	return v
+// table is a verb's table: its flags, the help flags, and extra (the
+// version flags of the global table).
+func (fs *familySpec) table(v *verbSpec, extra string) *flagTable {
+	return &flagTable{{v.values, kindValue}, {v.bools, kindBool}, {v.eqs, kindEq}, {fs.help, kindHelp}, {extra, kindHelp}}
 }
 
-func buildTable(v *verbSpec, help string) *flagTable {
-	t := &flagTable{kinds: map[string]flagKind{}, short: map[byte]string{}}
-	for _, l := range []struct {
-		names string
-		kind  flagKind
-	}{{v.values, kindValue}, {v.bools, kindBool}, {v.eqs, kindEq}, {help, kindHelp}} {
-		for _, n := range strings.Fields(l.names) {
-			name, shorts, _ := strings.Cut(n, "|")
-			if _, dup := t.kinds[name]; dup {
-				panic(fmt.Sprintf("runtimes: flag %q listed twice", name))
-			}
-			t.kinds[name] = l.kind
-			for _, s := range strings.Split(shorts, "|") {
-				if len(s) > 1 {
-					panic(fmt.Sprintf("runtimes: bad short alias %q of %q", s, name))
-				}
-				if s != "" {
-					if _, dup := t.short[s[0]]; dup {
-						panic(fmt.Sprintf("runtimes: short alias -%s listed twice", s))
-					}
-					t.short[s[0]] = name
-				}
-			}
-		}
-	}
-	return t
-}
+// verb is a verb's spec, or nil for an unknown verb.
+func (fs *familySpec) verb(name string) *verbSpec { return fs.verbs()[name] }

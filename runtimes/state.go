@@ -1,8 +1,6 @@
 package runtimes
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -195,9 +193,8 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 		return nil, false, fmt.Errorf("state: %w", err)
 	}
 	r = &Record{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		key, val, _ := strings.Cut(sc.Text(), " ")
+	for line := range strings.Lines(string(data)) {
+		key, val, _ := strings.Cut(trimEOL(line), " ")
 		switch key {
 		case "backend":
 			r.Backend.Name = val
@@ -229,6 +226,12 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 		return nil, false, fmt.Errorf("state %s: no absolute backend path", path)
 	}
 	return r, true, nil
+}
+
+// trimEOL drops a line's "\n" or "\r\n", as bufio.ScanLines does.
+func trimEOL(line string) string {
+	line = strings.TrimSuffix(line, "\n")
+	return strings.TrimSuffix(line, "\r")
 }
 
 // profile is the recorded profile name; "" without a record.
