@@ -28,11 +28,26 @@ type devNum struct{ major, minor int64 }
 const anyMinor = -1
 
 // standardDevices are the character devices every container gets: the
-// OCI runtime spec's default devices plus the tty, console and pts ones.
-var standardDevices = map[string]devNum{
-	"/dev/null": {1, 3}, "/dev/zero": {1, 5}, "/dev/full": {1, 7},
-	"/dev/random": {1, 8}, "/dev/urandom": {1, 9}, "/dev/tty": {5, 0},
-	"/dev/console": {5, 1}, "/dev/ptmx": {5, 2},
+// OCI runtime spec's default devices plus the tty, console and pts ones,
+// in device-number order. (A slice, not a map: a map literal is built at
+// package init, on every call's path.)
+var standardDevices = [...]struct {
+	path string
+	num  devNum
+}{
+	{"/dev/null", devNum{1, 3}}, {"/dev/zero", devNum{1, 5}}, {"/dev/full", devNum{1, 7}},
+	{"/dev/random", devNum{1, 8}}, {"/dev/urandom", devNum{1, 9}}, {"/dev/tty", devNum{5, 0}},
+	{"/dev/console", devNum{5, 1}}, {"/dev/ptmx", devNum{5, 2}},
+}
+
+// standardDevice is the number of the standard device at path.
+func standardDevice(path string) (devNum, bool) {
+	for _, d := range standardDevices {
+		if d.path == path {
+			return d.num, true
+		}
+	}
+	return devNum{}, false
 }
 
 const ptsMajor = 136
@@ -40,7 +55,7 @@ const ptsMajor = 136
 // IsStandardDevice reports whether a linux.devices entry is one of the
 // standard devices, by path and number.
 func IsStandardDevice(path string, major, minor int64) bool {
-	n, ok := standardDevices[path]
+	n, ok := standardDevice(path)
 	return ok && n == devNum{major, minor}
 }
 
@@ -58,7 +73,7 @@ func devicesRule(c *Context) error {
 	}
 	allowed := []devNum{{ptsMajor, anyMinor}}
 	for _, d := range standardDevices {
-		allowed = append(allowed, d)
+		allowed = append(allowed, d.num)
 	}
 	// Map order is random; the rules written must not be.
 	slices.SortFunc(allowed, func(a, b devNum) int {
@@ -85,7 +100,7 @@ func devicesRule(c *Context) error {
 				return fmt.Errorf("linux.devices[%d]: %w", i, err)
 			}
 			num := devNum{d.major, d.minor}
-			std, isStd := standardDevices[d.path]
+			std, isStd := standardDevice(d.path)
 			okExtra := slices.Contains(extra, num)
 			if d.typ == "c" && ((isStd && std == num) || okExtra || (d.major == ptsMajor && strings.HasPrefix(d.path, "/dev/pts/"))) {
 				kept = append(kept, d.obj.Bytes())

@@ -101,7 +101,7 @@ func TestDefaultPolicyOnPodmanConfigs(t *testing.T) {
 			devs, _ := get(m, "linux", "devices").([]any)
 			for _, d := range devs {
 				p := d.(map[string]any)["path"].(string)
-				if _, ok := standardDevices[p]; !ok && !strings.HasPrefix(p, "/dev/pts/") {
+				if _, ok := standardDevice(p); !ok && !strings.HasPrefix(p, "/dev/pts/") {
 					t.Errorf("host device kept: %s", p)
 				}
 			}

@@ -34,15 +34,19 @@ type Host struct {
 // NSID identifies a namespace: device and inode of its nsfs file.
 type NSID struct{ Dev, Ino uint64 }
 
-// procNSName maps runtime-spec namespace types to /proc/PID/ns names.
-var procNSName = map[string]string{
-	"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
-	"cgroup": "cgroup", "user": "user", "time": "time",
-}
-
 // ProcNSName is the /proc/PID/ns name of a runtime-spec namespace type
 // ("network" is "net"), "" for an unknown type.
-func ProcNSName(nsType string) string { return procNSName[nsType] }
+func ProcNSName(nsType string) string {
+	switch nsType {
+	case "pid", "ipc", "uts", "cgroup", "user", "time":
+		return nsType
+	case "network":
+		return "net"
+	case "mount":
+		return "mnt"
+	}
+	return ""
+}
 
 // DefaultHost is the machine secshim runs on.
 func DefaultHost() *Host {
@@ -64,10 +68,10 @@ func DefaultHost() *Host {
 		},
 		NamespaceID: statNS,
 		HostNamespace: func(nsType string) (NSID, error) {
-			return statNS("/proc/1/ns/" + procNSName[nsType])
+			return statNS("/proc/1/ns/" + ProcNSName(nsType))
 		},
 		RuntimeNamespace: func(nsType string) (NSID, error) {
-			return statNS("/proc/self/ns/" + procNSName[nsType])
+			return statNS("/proc/self/ns/" + ProcNSName(nsType))
 		},
 	}
 }

@@ -19,9 +19,16 @@ var addableNamespaces = []string{"pid", "network", "ipc", "uts", "mount", "cgrou
 
 // hostFlag names the engine option that leaves a namespace out, for the
 // refusal message.
-var hostFlag = map[string]string{
-	"pid": "--pid=host", "network": "--network=host", "ipc": "--ipc=host", "uts": "--uts=host",
-	"cgroup": "--cgroupns=host", "user": "--userns=host",
+func hostFlag(nsType string) (string, bool) {
+	switch nsType {
+	case "pid", "network", "ipc", "uts":
+		return "--" + nsType + "=host", true
+	case "cgroup":
+		return "--cgroupns=host", true
+	case "user":
+		return "--userns=host", true
+	}
+	return "", false
 }
 
 func validateNamespaces(p *Policy) error {
@@ -95,7 +102,7 @@ func namespacesRule(c *Context) error {
 	for _, typ := range np.Require {
 		if !have[typ] && !contains(np.Add, typ) {
 			why := "no " + typ + " namespace of its own: the container would share the host's"
-			if f, ok := hostFlag[typ]; ok {
+			if f, ok := hostFlag(typ); ok {
 				why += " (as with " + f + ")"
 			}
 			c.refuse("namespaces", "linux.namespaces", typ, why)

@@ -141,7 +141,7 @@ func hostDevices(linux *spec.Object) ([]string, error) {
 		if err := firstErr(err1, err2, err3, err4); err != nil {
 			return nil, fmt.Errorf("linux.devices[%d]: %w", i, err)
 		}
-		std, isStd := standardDevices[p]
+		std, isStd := standardDevice(p)
 		if typ == "c" && (isStd && std == (devNum{major, minor}) || major == ptsMajor && strings.HasPrefix(p, "/dev/pts/")) {
 			continue
 		}

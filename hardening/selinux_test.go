@@ -42,10 +42,10 @@ func fakeHost(selinux, apparmor bool, loaded map[string]string) *Host {
 			return NSID{2, uint64(len(path))}, nil
 		},
 		HostNamespace: func(typ string) (NSID, error) {
-			return NSID{1, uint64(len("/proc/1/ns/" + procNSName[typ]))}, nil
+			return NSID{1, uint64(len("/proc/1/ns/" + ProcNSName(typ)))}, nil
 		},
 		RuntimeNamespace: func(typ string) (NSID, error) {
-			return NSID{3, uint64(len("/proc/self/ns/" + procNSName[typ]))}, nil
+			return NSID{3, uint64(len("/proc/self/ns/" + ProcNSName(typ)))}, nil
 		},
 	}
 }

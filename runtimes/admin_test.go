@@ -26,8 +26,7 @@ func shadowed(verbs []string) []string {
 		fs := families[fam]
 		for _, v := range verbs {
 			_, isVerb := fs.verbs()[v]
-			_, isAlias := fs.aliases[v]
-			if isVerb || isAlias {
+			if isVerb || fs.canonicalVerb(v) != v {
 				out = append(out, fam.String()+":"+v)
 			}
 		}

@@ -79,7 +79,7 @@ type Invocation struct {
 // token after the container ID (runc's urfave/cli would move it back among
 // the flags), an unsafe ID.
 func Parse(args []string, fam Family) (*Invocation, error) {
-	fs := families[fam]
+	fs := familyOf(fam)
 	if fs == nil {
 		return nil, fmt.Errorf("secshim: unknown runtime family %v", fam)
 	}
@@ -107,10 +107,7 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 	}
 
 	inv.verbTok = args[i]
-	inv.Verb = args[i]
-	if a, ok := fs.aliases[inv.Verb]; ok {
-		inv.Verb = a
-	}
+	inv.Verb = fs.canonicalVerb(args[i])
 	v := fs.verb(inv.Verb)
 	if v == nil {
 		return nil, fmt.Errorf("secshim: unknown command %q", args[i])
@@ -249,14 +246,14 @@ func checkID(id string) error {
 
 // globalKind and verbKind look a flag up in the invocation's tables.
 func (inv *Invocation) globalKind(name string) (flagKind, bool) {
-	if fs := families[inv.Family]; fs != nil {
+	if fs := familyOf(inv.Family); fs != nil {
 		return fs.globalTable().kindOf(name)
 	}
 	return 0, false
 }
 
 func (inv *Invocation) verbKind(name string) (flagKind, bool) {
-	if fs := families[inv.Family]; fs != nil && fs.verb(inv.Verb) != nil {
+	if fs := familyOf(inv.Family); fs != nil && fs.verb(inv.Verb) != nil {
 		return fs.table(fs.verb(inv.Verb), "").kindOf(name)
 	}
 	return 0, false

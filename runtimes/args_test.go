@@ -581,6 +581,7 @@ func TestHelpOnly(t *testing.T) {
 // bundle has --bundle, every runc 1.1 and crun 1.8 verb is known.
 func TestTables(t *testing.T) {
 	for fam, fs := range families {
+		fam := Family(fam)
 		for _, verb := range []string{"create", "run", "restore"} {
 			if !bundleVerb(verb) {
 				t.Errorf("bundleVerb(%q) is false", verb)
@@ -614,6 +615,7 @@ func hasKind(t *flagTable, name string, want flagKind) bool {
 // lookup returns the first match, so a duplicate would hide a flag.
 func TestTablesWellFormed(t *testing.T) {
 	for fam, fs := range families {
+		fam := Family(fam)
 		tables := map[string]*flagTable{"globals": fs.globalTable()}
 		for name, v := range fs.verbs() {
 			tables[name] = fs.table(v, "")

@@ -54,7 +54,16 @@ const (
 	chkFail = "fail"
 )
 
-var chkRank = map[string]int{chkPass: 0, chkWarn: 1, chkFail: 2}
+// chkRank orders verdicts, weakest first.
+func chkRank(verdict string) int {
+	switch verdict {
+	case chkWarn:
+		return 1
+	case chkFail:
+		return 2
+	}
+	return 0
+}
 
 type checkRef struct {
 	CIS string `json:"cis"`
@@ -115,7 +124,7 @@ func chkSummarize(checks []checkResult) checkSummary {
 		case chkFail:
 			s.Fail++
 		}
-		if chkRank[c.Verdict] > chkRank[s.Verdict] {
+		if chkRank(c.Verdict) > chkRank(s.Verdict) {
 			s.Verdict = c.Verdict
 		}
 	}
@@ -187,7 +196,7 @@ func (a *admin) check(args []string) int {
 
 func chkAddSummary(a, b checkSummary) checkSummary {
 	a.Pass, a.Warn, a.Fail = a.Pass+b.Pass, a.Warn+b.Warn, a.Fail+b.Fail
-	if a.Verdict == "" || chkRank[b.Verdict] > chkRank[a.Verdict] {
+	if a.Verdict == "" || chkRank(b.Verdict) > chkRank(a.Verdict) {
 		a.Verdict = b.Verdict
 	}
 	return a
@@ -226,7 +235,7 @@ func (a *admin) printCheck(flags map[string]string, v any, reports []*checkRepor
 			fmt.Fprintf(a.stdout, "%d containers: %d pass, %d warn, %d fail\n", len(reports), sum.Pass, sum.Warn, sum.Fail)
 		}
 	}
-	if sum.Verdict != "" && chkRank[sum.Verdict] >= chkRank[failOn] && (sum.Warn+sum.Fail) > 0 {
+	if sum.Verdict != "" && chkRank(sum.Verdict) >= chkRank(failOn) && (sum.Warn+sum.Fail) > 0 {
 		return exitRefused
 	}
 	return exitOK
@@ -673,7 +682,7 @@ func chkUnwrapPathErr(err error) error {
 }
 
 func chkWorse(a, b string) string {
-	if chkRank[b] > chkRank[a] {
+	if chkRank(b) > chkRank(a) {
 		return b
 	}
 	return a

@@ -100,7 +100,7 @@ type verbSpec struct {
 type familySpec struct {
 	globalSpec    *verbSpec
 	verbs         func() map[string]*verbSpec // built on first use: init is on every call's path
-	aliases       map[string]string           // verb aliases: runc's "h" is "help"
+	aliases       [][2]string                 // verb aliases: runc's "h" is "help"
 	help, version string                      // help and version flags of every table
 }
 
@@ -269,9 +269,29 @@ var runscVerbs = sync.OnceValue(func() map[string]*verbSpec {
 // version flags to the global ones. A table is built the first time it is
 // used: a call parses one verb, and building them all would cost every
 // call (package init is on the hot path).
-var families = map[Family]*familySpec{
-	FamilyRunc:  {verbs: runcVerbs, aliases: map[string]string{"h": "help"}, help: "help|h|? usage", version: "version|v|V", globalSpec: &runcGlobals},
+// (An array, not a map: map literals are built at package init, on every
+// call's path.)
+var families = [...]*familySpec{
+	FamilyRunc:  {verbs: runcVerbs, aliases: [][2]string{{"h", "help"}}, help: "help|h|? usage", version: "version|v|V", globalSpec: &runcGlobals},
 	FamilyRunsc: {verbs: runscVerbs, help: "help h", version: "version", globalSpec: &runscGlobals},
+}
+
+// familyOf is a family's spec, nil for an unknown family.
+func familyOf(fam Family) *familySpec {
+	if fam < 0 || int(fam) >= len(families) {
+		return nil
+	}
+	return families[fam]
+}
+
+// canonicalVerb resolves a verb alias (runc's "h" is "help").
+func (fs *familySpec) canonicalVerb(verb string) string {
+	for _, a := range fs.aliases {
+		if a[0] == verb {
+			return a[1]
+		}
+	}
+	return verb
 }
 
 // globalTable is the family's table of global flags.
