@@ -193,6 +193,22 @@ func loadRecord(path string) (r *Record, ok bool, err error) {
 		return nil, false, fmt.Errorf("state: %w", err)
 	}
 	r = &Record{}
+	// Lists are sized up front: growing them allocates in several size
+	// classes, and each new one costs a short-lived process fresh pages.
+	var nPromise, nArg int
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "promise ") {
+			nPromise++
+		} else if strings.HasPrefix(line, "arg ") {
+			nArg++
+		}
+	}
+	if nPromise > 0 {
+		r.Promise = make([]string, 0, nPromise)
+	}
+	if nArg > 0 {
+		r.Backend.Args = make([]string, 0, nArg)
+	}
 	for line := range strings.Lines(string(data)) {
 		key, val, _ := strings.Cut(trimEOL(line), " ")
 		switch key {
