@@ -203,7 +203,8 @@ func handoff() plan {
 	for _, r := range []struct {
 		name   string
 		prefix []string
-	}{{"exit0", []string{exit0}}, {"execc-exit0", []string{w("bin", "execc"), exit0}}, {"execgo-exit0", []string{w("bin", "execgo"), exit0}}} {
+	}{{"exit0", []string{exit0}}, {"execc-exit0", []string{w("bin", "execc"), exit0}}, {"execgo-exit0", []string{w("bin", "execgo"), exit0}},
+		{"execgo-faultfill-exit0", []string{w("bin", "execgo-faultfill"), exit0}}} {
 		p.Arms = append(p.Arms, arm{Name: r.name, Steps: []step{{Name: "create", Argv: append(append([]string{}, r.prefix...), args(bundle)...)}}})
 		if r.name != "exit0" {
 			p.Compare = append(p.Compare, comparison{Arm: r.name, Ref: "exit0"})
@@ -222,6 +223,17 @@ func handoff() plan {
 			p.Compare = append(p.Compare, comparison{Arm: name, Ref: "exit0"}, comparison{Arm: name, Ref: "execgo-exit0"})
 		}
 	}
+	// The same create from copies whose page cache exec's faults filled
+	// (run.sh reads the other binaries in sequentially): bench/README.md.
+	const ff = "secshim-baseline-podman-faultfill"
+	fb := w("bundles", "handoff-baseline-podman-faultfill")
+	must(os.MkdirAll(fb, 0o755))
+	p.Arms = append(p.Arms, arm{Name: ff,
+		Env:   []string{"SECSHIM_CONFIG=" + w("conf", "baseline-probe.toml")},
+		Reset: []cp{{From: w("specs", "podman.json"), To: filepath.Join(fb, "config.json")}},
+		Clean: []string{records},
+		Steps: []step{{Name: "create", Argv: append([]string{w("bin", "secshim-faultfill")}, args(fb)...)}}})
+	p.Compare = append(p.Compare, comparison{Arm: ff, Ref: "exit0"}, comparison{Arm: ff, Ref: "execgo-faultfill-exit0"})
 	const cold = "secshim-baseline-podman-coldcache"
 	b := w("bundles", "handoff-baseline-podman")
 	p.Arms = append(p.Arms, arm{Name: cold,
@@ -265,6 +277,8 @@ func passthrough() plan {
 		{"execc", []string{w("bin", "execc"), rc.path}},
 		{"execgo", []string{w("bin", "execgo"), rc.path}},
 		{"secshim", []string{shim}},
+		{"execgo-faultfill", []string{w("bin", "execgo-faultfill"), rc.path}},
+		{"secshim-faultfill", []string{w("bin", "secshim-faultfill")}},
 	}
 	for _, verb := range []struct {
 		name string
@@ -275,7 +289,7 @@ func passthrough() plan {
 		{"version", []string{"--version"}},
 	} {
 		for _, pr := range prefixes {
-			if verb.name == "version" && pr.name == "execc" {
+			if verb.name == "version" && (pr.name == "execc" || strings.HasSuffix(pr.name, "-faultfill")) {
 				continue
 			}
 			name := verb.name + "-" + pr.name
@@ -286,6 +300,9 @@ func passthrough() plan {
 			}
 		}
 		p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim", Ref: verb.name + "-execgo"})
+		if verb.name != "version" {
+			p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim-faultfill", Ref: verb.name + "-execgo-faultfill"})
+		}
 	}
 	return p
 }

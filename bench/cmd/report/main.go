@@ -301,6 +301,23 @@ func (d *data) coldFor(profile, size string) (coldSummary, bool) {
 // --- formatting ---------------------------------------------------------
 
 func ms(v float64) string    { return fmt.Sprintf("%+.2f ms", v) }
+
+// faultFillNote gives the same comparison between the copies whose page
+// cache exec's page faults filled (run.sh), "" without those arms.
+func (d *data) faultFillNote(r *interleaved, arm, ref, step string) string {
+	s, ok := r.stat(arm, ref, step)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("with both binaries' page cache filled by exec's page faults instead of a sequential read (as on the first runs after a boot), %s %s (n=%d)", ms(s.MedianDiff), ci(s), s.N)
+}
+
+func joinNotes(a, b string) string {
+	if a == "" || b == "" {
+		return a + b
+	}
+	return a + "; " + b
+}
 func ci(s stat) string       { return fmt.Sprintf("[%+.2f, %+.2f]", s.CI95[0], s.CI95[1]) }
 func ratio(v float64) string { return fmt.Sprintf("x%.3f", v) }
 func us(v float64) string    { return fmt.Sprintf("%.0f", v) }
@@ -434,6 +451,7 @@ func (d *data) targets() []target {
 		if g, ok := d.handoff.stat("execgo-exit0", "exit0", "total"); ok && g.MedianDiff > goReferenceMs+0.3 {
 			t.note = fmt.Sprintf("the Go runtime's own start is slower on this machine (%s over the direct call, against the issue's +1.3 to +1.6 ms), and so is everything else that touches fresh memory: a page fault costs several microseconds on this VM", ms(g.MedianDiff))
 		}
+		t.note = joinNotes(t.note, d.faultFillNote(d.handoff, "secshim-"+headlineProfile+"-"+headlineSize+"-faultfill", "execgo-faultfill-exit0", "total"))
 	}
 	ts = append(ts, t)
 	t = target{name: "added create latency, baseline, Podman default config (vs runc direct, in the create + start + delete rounds)", limit: fmt.Sprintf("<= %.1f ms", targetCreateMs)}
@@ -486,6 +504,9 @@ func (d *data) targets() []target {
 		}
 		if x.verb == "start" {
 			t.note = "attestation off: the attested start is in the Attestation section"
+		}
+		if x.verb == "state" || x.verb == "kill" {
+			t.note = d.faultFillNote(d.pass, x.verb+"-secshim-faultfill", x.verb+"-execgo-faultfill", "total")
 		}
 		ts = append(ts, t)
 	}
@@ -765,6 +786,9 @@ func (d *data) renderHandoff(p printer) {
 			p("\n%s vs exit0 direct: %s %s.", ref, ms(s.MedianDiff), ci(s))
 		}
 	}
+	if s, ok := r.stat("secshim-baseline-podman-faultfill", "execgo-faultfill-exit0", "total"); ok {
+		p("\n\nBaseline, Podman config, from copies of secshim and of the Go program whose page cache exec's page faults filled (the rest of this report reads every binary in sequentially first): %s %s over the Go exec-only program.", ms(s.MedianDiff), ci(s))
+	}
 	p("\n\nEach run above empties secshim's records, as the delete after a real create would, and keeps its seccomp cache (state_dir/seccomp-cache), as a running host does.")
 	if s, ok := r.stat("secshim-baseline-podman-coldcache", "secshim-baseline-podman", "total"); ok {
 		p(" The first create after a boot or an upgrade finds the cache empty: it renders the profile and decides on the engine's, %s %s more (baseline, Podman config).", ms(s.MedianDiff), ci(s))
@@ -780,18 +804,25 @@ func (d *data) renderPass(p printer) {
 	p("## Pass-through verbs and the process floor\n\n")
 	p("One sleeping container created through secshim (so its record exists, as in real use); each round runs every arm once. `kill` sends SIGCONT.\n\n| verb | via | vs runc direct | vs Go exec-only | median |\n|---|---|---|---|---|\n")
 	for _, v := range []string{"state", "kill", "version"} {
-		for _, via := range []string{"execc", "execgo", "secshim"} {
+		for _, via := range []string{"execc", "execgo", "secshim", "execgo-faultfill", "secshim-faultfill"} {
 			a, ok := r.stat(v+"-"+via, v+"-runc", "total")
 			if !ok {
 				continue
 			}
-			g, okg := r.stat(v+"-"+via, v+"-execgo", "total")
+			ref := v + "-execgo"
+			if via == "secshim-faultfill" {
+				ref += "-faultfill"
+			}
+			g, okg := r.stat(v+"-"+via, ref, "total")
 			gc := "-"
 			if okg {
 				gc = diffCell(g, true)
 			}
 			p("| %s | %s | %s %s | %s | %.2f ms |\n", v, via, diffCell(a, true), ratio(a.MedianRat), gc, a.ArmMedian)
 		}
+	}
+	if _, ok := r.stat("state-secshim-faultfill", "state-runc", "total"); ok {
+		p("\n`*-faultfill`: copies whose page cache exec's page faults filled, where the other binaries were read in sequentially first (bench/README.md); their Go exec-only reference is the like copy of the Go program.\n")
 	}
 	if h := d.hfVersion; h != nil && len(h.Results) > 1 {
 		p("\n`--version` floor with hyperfine (blocks, not interleaved): ")
