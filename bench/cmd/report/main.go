@@ -300,7 +300,7 @@ func (d *data) coldFor(profile, size string) (coldSummary, bool) {
 
 // --- formatting ---------------------------------------------------------
 
-func ms(v float64) string    { return fmt.Sprintf("%+.2f ms", v) }
+func ms(v float64) string { return fmt.Sprintf("%+.2f ms", v) }
 
 // faultFillNote gives the same comparison between the copies whose page
 // cache exec's page faults filled (run.sh), "" without those arms.
