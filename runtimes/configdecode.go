@@ -11,9 +11,10 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// decodeConfig fills cfg (holding the defaults) from a TOML document in one
-// pass over go-toml's parser, without reflection: this runs on every
-// container start. It follows go-toml's decoding of Config with
+// decodeConfig fills cfg (holding the defaults) from a TOML document:
+// quickDecode's when it takes the document, else in one pass over
+// go-toml's parser, without reflection: this runs on every container
+// start. It follows go-toml's decoding of Config with
 // DisallowUnknownFields: a table or dotted key merges into what is there,
 // an inline table replaces a map but merges into a struct, an array
 // replaces a list; duplicate keys and redefined tables are errors, a value
@@ -23,6 +24,15 @@ import (
 // The [profiles] subtree, kept generic, is rare on the hot path: when the
 // document has one, go-toml itself decodes that part.
 func decodeConfig(path string, data []byte, cfg *Config) error {
+	if quickDecode(data, cfg) {
+		return nil
+	}
+	return decodeConfigFull(path, data, cfg)
+}
+
+// decodeConfigFull is decodeConfig through go-toml's parser, for any
+// document.
+func decodeConfigFull(path string, data []byte, cfg *Config) error {
 	d := decoders.Get().(*cfgDecoder)
 	defer d.release()
 	d.data, d.cfg = data, cfg
