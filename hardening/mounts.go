@@ -33,7 +33,7 @@ func mountsRule(c *Context) error {
 	if len(hp.deny) == 0 && len(p.BindOptions) == 0 && !p.RefuseSharedPropagation && !p.ReadOnlySysfs {
 		return nil
 	}
-	ms, err := readMounts(c.Doc)
+	ms, err := c.mounts()
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func mountsRule(c *Context) error {
 		}
 	}
 	if dirty {
-		return writeMounts(c.Doc, ms)
+		return c.writeMounts(ms)
 	}
 	return nil
 }
@@ -105,6 +105,48 @@ type mountEntry struct {
 // the option alone, whatever the type says.
 func (m *mountEntry) isBind() bool {
 	return m.typ == "bind" || slices.Contains(m.opts, "bind") || slices.Contains(m.opts, "rbind")
+}
+
+// parsedMounts remembers a document's parsed mounts: several rules read
+// them (privileged, rootfs, mounts), and parsing every mount again for
+// each costs a create more than the rules' own work.
+type parsedMounts struct {
+	doc *spec.Object
+	raw []byte // the mounts member they were parsed from, or written as
+	ms  []mountEntry
+}
+
+// mounts is c.Doc's mounts, parsed once while the document's mounts stay
+// what they were. The slice is the caller's; the entries' objects are
+// shared, so a rule that edits one writes the list with c.writeMounts.
+func (c *Context) mounts() ([]mountEntry, error) {
+	raw, _ := c.Doc.Raw("mounts")
+	if p := &c.parsed; p.doc == c.Doc && p.ms != nil && sameBytes(p.raw, raw) {
+		return slices.Clone(p.ms), nil
+	}
+	ms, err := readMounts(c.Doc)
+	if err != nil {
+		return nil, err
+	}
+	c.parsed = parsedMounts{doc: c.Doc, raw: raw, ms: ms}
+	return slices.Clone(ms), nil
+}
+
+// writeMounts replaces c.Doc's mounts with ms and remembers them parsed.
+func (c *Context) writeMounts(ms []mountEntry) error {
+	if err := writeMounts(c.Doc, ms); err != nil {
+		return err
+	}
+	raw, _ := c.Doc.Raw("mounts")
+	c.parsed = parsedMounts{doc: c.Doc, raw: raw, ms: slices.Clone(ms)}
+	return nil
+}
+
+// sameBytes reports whether a and b are the same bytes in memory: a
+// member's value is never modified in place, so this says it is the
+// value the entries were parsed from.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 func readMounts(doc *spec.Object) ([]mountEntry, error) {

@@ -343,3 +343,42 @@ func BenchmarkMounts(b *testing.B) {
 		})
 	}
 }
+
+// Context.mounts parses a document's mounts once, follows edits made
+// through Context.writeMounts, and parses again when the mounts member
+// was replaced any other way.
+func TestContextMountsCache(t *testing.T) {
+	doc := mustParse(t, []byte(`{"mounts":[{"destination":"/sys","type":"sysfs","source":"sysfs","options":["rw"]}]}`))
+	c := &Context{Doc: doc}
+	a, err := c.mounts()
+	if err != nil || len(a) != 1 {
+		t.Fatalf("mounts: %v, %v", a, err)
+	}
+	b, _ := c.mounts()
+	if a[0].obj != b[0].obj {
+		t.Errorf("parsed twice")
+	}
+	b[0].opts = []string{"ro"}
+	if err := b[0].obj.SetStrings("options", b[0].opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.writeMounts(b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.mounts(); got[0].opts[0] != "ro" {
+		t.Errorf("after writeMounts: %v", got[0].opts)
+	}
+	if err := doc.SetArray("mounts", [][]byte{[]byte(`{"destination":"/proc","type":"proc","source":"proc"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.mounts(); got[0].dest != "/proc" {
+		t.Errorf("after SetArray: %+v", got[0])
+	}
+	// A scratch context on a clone (audit mode) parses its own.
+	scratch := *c
+	scratch.Doc = doc.Clone()
+	got, _ := scratch.mounts()
+	if mine, _ := c.mounts(); got[0].obj == mine[0].obj {
+		t.Errorf("a clone shares the original's parsed mounts")
+	}
+}

@@ -33,7 +33,7 @@ const nearlyAllCaps = len(capNames) - 3
 // never edits the spec: under "neutralise" the capabilities, devices,
 // seccomp, paths and mounts rules undo each indicator.
 func privilegedRule(c *Context) error {
-	fields, found, err := privilegedIndicators(c.Doc)
+	fields, found, err := privilegedIndicators(c)
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,8 @@ func privilegedRule(c *Context) error {
 
 // privilegedIndicators lists which of the pattern's indicators the spec
 // shows: the runtime-spec field of each and a description.
-func privilegedIndicators(doc *spec.Object) (fields, found []string, err error) {
+func privilegedIndicators(c *Context) (fields, found []string, err error) {
+	doc := c.Doc
 	add := func(field, what string) {
 		fields, found = append(fields, field), append(found, what)
 	}
@@ -112,7 +113,7 @@ func privilegedIndicators(doc *spec.Object) (fields, found []string, err error) 
 	if len(masked) == 0 && len(ro) == 0 {
 		add("linux.maskedPaths", "no masked or read-only paths")
 	}
-	rw, err := writableSysfs(doc)
+	rw, err := writableSysfs(c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,28 +183,13 @@ func deviceCgroupAllowsAll(linux *spec.Object) (bool, error) {
 }
 
 // writableSysfs reports a mount on /sys without "ro".
-func writableSysfs(doc *spec.Object) (bool, error) {
-	elems, _, err := doc.Array("mounts")
+func writableSysfs(c *Context) (bool, error) {
+	ms, err := c.mounts()
 	if err != nil {
 		return false, err
 	}
-	for i, raw := range elems {
-		m, err := spec.ParseElement(raw)
-		if err != nil {
-			return false, fmt.Errorf("mounts[%d]: %w", i, err)
-		}
-		dst, _, err := m.String("destination")
-		if err != nil {
-			return false, fmt.Errorf("mounts[%d]: %w", i, err)
-		}
-		if path.Clean(dst) != "/sys" {
-			continue
-		}
-		opts, _, err := m.Strings("options")
-		if err != nil {
-			return false, fmt.Errorf("mounts[%d]: %w", i, err)
-		}
-		if !slices.Contains(opts, "ro") {
+	for _, m := range ms {
+		if path.Clean(m.dest) == "/sys" && !slices.Contains(m.opts, "ro") {
 			return true, nil
 		}
 	}

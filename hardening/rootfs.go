@@ -42,7 +42,7 @@ func rootfsRule(c *Context) error {
 	if len(p.Tmpfs) == 0 {
 		return nil
 	}
-	ms, err := readMounts(c.Doc)
+	ms, err := c.mounts()
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func rootfsRule(c *Context) error {
 			c.changed("rootfs", fmt.Sprintf("mounts[%d]", i), "", "tmpfs on "+m.dest+" ("+strings.Join(m.opts, ",")+")")
 		}
 	}
-	return writeMounts(c.Doc, ms)
+	return c.writeMounts(ms)
 }
 
 // mountPoint is a mount destination as a clean absolute path (runc takes a

@@ -46,6 +46,9 @@ type Context struct {
 	State map[string]any
 	// Env is where the container runs: its ID, secshim's state dir, the host.
 	Env Env
+
+	// parsed is Doc's mounts as last parsed or written (see mounts).
+	parsed parsedMounts
 }
 
 // Env describes the container being hardened and the host it runs on.
