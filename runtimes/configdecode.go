@@ -344,6 +344,20 @@ func classify(path []string) fieldKind {
 	return fieldUnknown
 }
 
+// tooDeep reports a value deeper than a string field (a table in a
+// string): a key below one.
+func tooDeep(path []string) bool {
+	switch {
+	case len(path) > 1 && (path[0] == "default_backend" || path[0] == "state_dir"),
+		len(path) > 2 && path[0] == "log",
+		len(path) > 3 && path[0] == "backends",
+		len(path) > 2 && path[0] == "policy" && path[1] != "isolation",
+		len(path) > 3 && path[0] == "policy":
+		return true
+	}
+	return false
+}
+
 // backend makes sure backends.NAME exists (a table or key naming it
 // creates it, empty).
 func (d *cfgDecoder) backend(name string) {
@@ -364,13 +378,7 @@ func (d *cfgDecoder) set(path []string, rel int, v *unstable.Node, at *unstable.
 		d.addUnknown(path[rel:], at)
 		return
 	}
-	// A value deeper than a string field: a table in a string.
-	switch {
-	case len(path) > 1 && (path[0] == "default_backend" || path[0] == "state_dir"),
-		len(path) > 2 && path[0] == "log",
-		len(path) > 3 && path[0] == "backends",
-		len(path) > 2 && path[0] == "policy" && path[1] != "isolation",
-		len(path) > 3 && path[0] == "policy":
+	if tooDeep(path) {
 		d.fail(fmt.Errorf("toml: %s: cannot store a table in a %s", strings.Join(path, "."), k), at)
 		return
 	}

@@ -75,7 +75,7 @@ func quickDecode(data []byte, cfg *Config) bool {
 			return false
 		}
 		path := append(append(make([]string, 0, len(table)+1), table...), key)
-		if path[0] == "profiles" || quickTooDeep(path) || !once(path) {
+		if path[0] == "profiles" || tooDeep(path) || !once(path) {
 			return false
 		}
 		val := strings.TrimLeft(line[eq+1:], " \t")
@@ -113,20 +113,6 @@ func quickDecode(data []byte, cfg *Config) bool {
 		}
 	}
 	return true
-}
-
-// quickTooDeep is set's "a table in a string" case: a key below a string
-// field.
-func quickTooDeep(path []string) bool {
-	switch {
-	case len(path) > 1 && (path[0] == "default_backend" || path[0] == "state_dir"),
-		len(path) > 2 && path[0] == "log",
-		len(path) > 3 && path[0] == "backends",
-		len(path) > 2 && path[0] == "policy" && path[1] != "isolation",
-		len(path) > 3 && path[0] == "policy":
-		return true
-	}
-	return false
 }
 
 // bareKey reports a TOML bare key: letters, digits, '_' and '-'.

@@ -45,37 +45,40 @@ type flagList struct {
 	kind  flagKind
 }
 
-// kindOf is the kind of the flag with long name name.
-func (t *flagTable) kindOf(name string) (flagKind, bool) {
+// find returns the first flag whose long name and "|"-separated aliases
+// match accepts.
+func (t *flagTable) find(match func(long, aliases string) bool) (string, flagKind, bool) {
 	for _, l := range t {
 		for rest := l.names; rest != ""; {
 			var tok string
 			tok, rest, _ = strings.Cut(rest, " ")
-			if long, _, _ := strings.Cut(tok, "|"); long == name {
-				return l.kind, true
+			if long, aliases, _ := strings.Cut(tok, "|"); match(long, aliases) {
+				return long, l.kind, true
 			}
 		}
 	}
-	return 0, false
+	return "", 0, false
+}
+
+// kindOf is the kind of the flag with long name name.
+func (t *flagTable) kindOf(name string) (flagKind, bool) {
+	_, k, ok := t.find(func(long, _ string) bool { return long == name })
+	return k, ok
 }
 
 // longOf is the long name of FamilyRunc's one-letter alias c.
 func (t *flagTable) longOf(c byte) (string, bool) {
-	for _, l := range t {
-		for rest := l.names; rest != ""; {
-			var tok string
-			tok, rest, _ = strings.Cut(rest, " ")
-			long, aliases, _ := strings.Cut(tok, "|")
-			for aliases != "" {
-				var a string
-				a, aliases, _ = strings.Cut(aliases, "|")
-				if len(a) == 1 && a[0] == c {
-					return long, true
-				}
+	long, _, ok := t.find(func(_, aliases string) bool {
+		for aliases != "" {
+			var a string
+			a, aliases, _ = strings.Cut(aliases, "|")
+			if len(a) == 1 && a[0] == c {
+				return true
 			}
 		}
-	}
-	return "", false
+		return false
+	})
+	return long, ok
 }
 
 // argSpec says what follows a verb's flags.
@@ -266,11 +269,9 @@ var runscVerbs = sync.OnceValue(func() map[string]*verbSpec {
 
 // families holds the tables. Help flags are added to every table: runc's
 // --help/-h, crun's -?/--usage, runsc's -help/-h (Go flag's), and the
-// version flags to the global ones. A table is built the first time it is
-// used: a call parses one verb, and building them all would cost every
-// call (package init is on the hot path).
-// (An array, not a map: map literals are built at package init, on every
-// call's path.)
+// version flags to the global ones. The verb maps are built on first use,
+// and this is an array, not a map: package init, where a map literal is
+// built, is on every call's path.
 var families = [...]*familySpec{
 	FamilyRunc:  {verbs: runcVerbs, aliases: [][2]string{{"h", "help"}}, help: "help|h|? usage", version: "version|v|V", globalSpec: &runcGlobals},
 	FamilyRunsc: {verbs: runscVerbs, help: "help h", version: "version", globalSpec: &runscGlobals},
