@@ -88,11 +88,12 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 		return nil, errors.New("secshim: no command")
 	}
 	i := 0
+	globals := fs.globalTable()
 	for i < len(args) && isFlag(args[i]) {
 		if args[i] == "--" {
 			return nil, errors.New(`secshim: "--" before the command`)
 		}
-		f, n, err := fs.globalTable().parse(fam, args[i:])
+		f, n, err := globals.parse(fam, args[i:])
 		if err != nil {
 			return nil, fmt.Errorf("secshim: global flags: %w", err)
 		}
@@ -112,13 +113,14 @@ func Parse(args []string, fam Family) (*Invocation, error) {
 	if v == nil {
 		return nil, fmt.Errorf("secshim: unknown command %q", args[i])
 	}
+	flags := fs.table(v, "")
 	for i++; i < len(args) && isFlag(args[i]); {
 		if args[i] == "--" {
 			inv.dashes = true
 			i++
 			break
 		}
-		f, n, err := fs.table(v, "").parse(fam, args[i:])
+		f, n, err := flags.parse(fam, args[i:])
 		if err != nil {
 			return nil, fmt.Errorf("secshim: %s: %w", inv.Verb, err)
 		}

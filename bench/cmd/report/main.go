@@ -304,7 +304,7 @@ func ms(v float64) string { return fmt.Sprintf("%+.2f ms", v) }
 
 // faultFillNote gives the same comparison between the copies whose page
 // cache exec's page faults filled (run.sh), "" without those arms.
-func (d *data) faultFillNote(r *interleaved, arm, ref, step string) string {
+func faultFillNote(r *interleaved, arm, ref, step string) string {
 	s, ok := r.stat(arm, ref, step)
 	if !ok {
 		return ""
@@ -451,7 +451,7 @@ func (d *data) targets() []target {
 		if g, ok := d.handoff.stat("execgo-exit0", "exit0", "total"); ok && g.MedianDiff > goReferenceMs+0.3 {
 			t.note = fmt.Sprintf("the Go runtime's own start is slower on this machine (%s over the direct call, against the issue's +1.3 to +1.6 ms), and so is everything else that touches fresh memory: a page fault costs several microseconds on this VM", ms(g.MedianDiff))
 		}
-		t.note = joinNotes(t.note, d.faultFillNote(d.handoff, "secshim-"+headlineProfile+"-"+headlineSize+"-faultfill", "execgo-faultfill-exit0", "total"))
+		t.note = joinNotes(t.note, faultFillNote(d.handoff, "secshim-"+headlineProfile+"-"+headlineSize+"-faultfill", "execgo-faultfill-exit0", "total"))
 	}
 	ts = append(ts, t)
 	t = target{name: "added create latency, baseline, Podman default config (vs runc direct, in the create + start + delete rounds)", limit: fmt.Sprintf("<= %.1f ms", targetCreateMs)}
@@ -506,7 +506,7 @@ func (d *data) targets() []target {
 			t.note = "attestation off: the attested start is in the Attestation section"
 		}
 		if x.verb == "state" || x.verb == "kill" {
-			t.note = d.faultFillNote(d.pass, x.verb+"-secshim-faultfill", x.verb+"-execgo-faultfill", "total")
+			t.note = faultFillNote(d.pass, x.verb+"-secshim-faultfill", x.verb+"-execgo-faultfill", "total")
 		}
 		ts = append(ts, t)
 	}
