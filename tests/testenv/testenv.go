@@ -178,6 +178,13 @@ func SecshimBin(t testing.TB) string {
 		bin := filepath.Join(dir, "secshim")
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/secshim")
 		cmd.Dir = root
+		// Built as `make build` builds what ships: its environment
+		// (CGO_ENABLED=0, the GOEXPERIMENT it picks) when make is here.
+		mk := exec.Command("make", "-s", "build-env")
+		mk.Dir = root
+		if env, err := mk.Output(); err == nil {
+			cmd.Env = append(os.Environ(), strings.Fields(string(env))...)
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			build.err = fmt.Errorf("testenv: go build ./cmd/secshim (in %s): %v\n%s", root, err, out)
 			return
