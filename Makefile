@@ -54,7 +54,8 @@ bench: build
 demo:
 	scripts/demo.sh
 
-# The flags a reference program must share with secshim (bench/run.sh).
+# The environment secshim is built in: the bench builds its Go reference
+# in it, the end-to-end tests their secshim.
 build-env:
 	@echo GOEXPERIMENT=$(GOEXPERIMENT_BUILD) CGO_ENABLED=0
 
