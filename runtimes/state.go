@@ -152,13 +152,18 @@ func sweepTombstones(dir, root, except string) {
 			continue
 		}
 		tomb := filepath.Join(dir, tombDir, id)
-		rec, found, err := loadRecord(tomb)
-		if err != nil || !found {
-			continue
-		}
-		sr := rec.Backend.stateRoot(root)
+		// Only a backend whose state root is known gets tombstones (see
+		// tombstone); with --root given, that root is ROOT itself, so the
+		// record need not be read.
+		sr := root
 		if sr == "" {
-			continue
+			rec, found, err := loadRecord(tomb)
+			if err != nil || !found {
+				continue
+			}
+			if sr = rec.Backend.stateRoot(root); sr == "" {
+				continue
+			}
 		}
 		var st unix.Stat_t
 		if unix.Lstat(filepath.Join(sr, id), &st) == unix.ENOENT {
