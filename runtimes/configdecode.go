@@ -407,13 +407,7 @@ func (d *cfgDecoder) set(path []string, rel int, v *unstable.Node, at *unstable.
 			}
 			list = append(list, string(n.Data))
 		}
-		if path[0] == "backends" {
-			b := d.cfg.Backends[path[1]]
-			b.Args = list
-			d.cfg.Backends[path[1]] = b
-		} else {
-			d.cfg.Policy.Selectable = list
-		}
+		d.setList(path, list)
 	case fieldTable:
 		if v.Kind != unstable.InlineTable {
 			d.typeError(path, v, at, "a table")
@@ -433,6 +427,18 @@ func (d *cfgDecoder) set(path []string, rel int, v *unstable.Node, at *unstable.
 			d.set(sub, len(path), kv.Value(), first)
 		}
 	}
+}
+
+// setList sets the list field at path (backends.NAME.args or
+// policy.selectable).
+func (d *cfgDecoder) setList(path []string, list []string) {
+	if path[0] == "backends" {
+		b := d.cfg.Backends[path[1]]
+		b.Args = list
+		d.cfg.Backends[path[1]] = b
+		return
+	}
+	d.cfg.Policy.Selectable = list
 }
 
 func (d *cfgDecoder) setString(path []string, s string) {

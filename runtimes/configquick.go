@@ -23,8 +23,9 @@ func quickDecode(data []byte, cfg *Config) bool {
 	}
 	type action struct {
 		path  []string
+		kind  fieldKind // fieldTable: a [backends.NAME] header
 		value string
-		list  []string // non-nil: a list field
+		list  []string
 	}
 	var (
 		acts  []action
@@ -57,12 +58,13 @@ func quickDecode(data []byte, cfg *Config) bool {
 					return false
 				}
 			}
-			if path[0] == "profiles" || classify(path) != fieldTable || !once(path) {
+			// [profiles...] is not Config's (classify), so it is refused.
+			if classify(path) != fieldTable || !once(path) {
 				return false
 			}
 			table = path
 			if len(path) == 2 && path[0] == "backends" {
-				acts = append(acts, action{path: path})
+				acts = append(acts, action{path: path, kind: fieldTable})
 			}
 			continue
 		}
@@ -75,7 +77,7 @@ func quickDecode(data []byte, cfg *Config) bool {
 			return false
 		}
 		path := append(append(make([]string, 0, len(table)+1), table...), key)
-		if path[0] == "profiles" || tooDeep(path) || !once(path) {
+		if tooDeep(path) || !once(path) {
 			return false
 		}
 		val := strings.TrimLeft(line[eq+1:], " \t")
@@ -85,31 +87,28 @@ func quickDecode(data []byte, cfg *Config) bool {
 			if !ok || !quickTail(rest) {
 				return false
 			}
-			acts = append(acts, action{path: path, value: s})
+			acts = append(acts, action{path: path, kind: fieldString, value: s})
 		case fieldStrings:
 			list, rest, ok := quickList(val)
 			if !ok || !quickTail(rest) {
 				return false
 			}
-			acts = append(acts, action{path: path, list: list})
+			acts = append(acts, action{path: path, kind: fieldStrings, list: list})
 		default:
 			return false
 		}
 	}
+	// As set does: a key or header naming a backend creates it.
 	d := cfgDecoder{cfg: cfg}
 	for _, a := range acts {
-		if len(a.path) >= 2 && a.path[0] == "backends" {
+		if a.path[0] == "backends" {
 			d.backend(a.path[1])
 		}
-		switch {
-		case a.list != nil && a.path[0] == "backends":
-			b := cfg.Backends[a.path[1]]
-			b.Args = a.list
-			cfg.Backends[a.path[1]] = b
-		case a.list != nil:
-			cfg.Policy.Selectable = a.list
-		case len(a.path) > 2 || a.path[0] != "backends":
+		switch a.kind {
+		case fieldString:
 			d.setString(a.path, a.value)
+		case fieldStrings:
+			d.setList(a.path, a.list)
 		}
 	}
 	return true
