@@ -58,7 +58,7 @@ func harden(t *testing.T, p *Policy, in []byte) ([]byte, *Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Harden(p, doc, Env{})
+	res, err := Harden(p, doc, Env{Host: everyABIHost()})
 	if err != nil {
 		t.Fatalf("Harden: %v", err)
 	}

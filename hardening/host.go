@@ -29,6 +29,9 @@ type Host struct {
 	// spec's "inherit"), and the host's whenever PID 1's cannot be read
 	// (some sandboxes deny it even to root).
 	RuntimeNamespace func(nsType string) (NSID, error)
+	// InertSeccompArches are the seccomp architectures (SCMP_ARCH_*) the
+	// kernel has no system call entry for (abi.go); nil is none.
+	InertSeccompArches func() []string
 }
 
 // NSID identifies a namespace: device and inode of its nsfs file.
@@ -73,6 +76,7 @@ func DefaultHost() *Host {
 		RuntimeNamespace: func(nsType string) (NSID, error) {
 			return statNS("/proc/self/ns/" + ProcNSName(nsType))
 		},
+		InertSeccompArches: kernelInertArches,
 	}
 }
 

@@ -44,7 +44,11 @@ func seccompRule(c *Context) error {
 		}
 	}
 	sp := c.Policy.Seccomp
-	dc := newSeccompDiskCache(c.Env.StateDir, sp, bounding)
+	var inert []string
+	if !sp.KeepInertArches {
+		inert = inertArchesOf(hostOf(c))
+	}
+	dc := newSeccompDiskCache(c.Env.StateDir, sp, bounding, inert)
 	sec, present, err := linux.Object("seccomp")
 	if err != nil {
 		return err
@@ -64,12 +68,12 @@ func seccompRule(c *Context) error {
 			// One cache entry decides, and holds the replacement.
 			why, rendered, cached := dc.verdict(have)
 			if !cached {
-				r, err := renderPolicy(sp, bounding)
+				r, err := renderPolicy(sp, bounding, inert)
 				if err != nil {
 					return err
 				}
 				if !bytes.Equal(have, r.json) {
-					if why, err = engineLooser(sec, r.index); err != nil {
+					if why, err = engineLooser(sec, r.index, inert); err != nil {
 						return err
 					}
 				}
@@ -84,7 +88,7 @@ func seccompRule(c *Context) error {
 	}
 	if want == nil {
 		if want = dc.rendered(); want == nil {
-			r, err := renderPolicy(sp, bounding)
+			r, err := renderPolicy(sp, bounding, inert)
 			if err != nil {
 				return err
 			}
@@ -141,9 +145,9 @@ func boundingOf(proc *spec.Object) ([]string, error) {
 
 // RenderSeccomp turns a Docker/Podman-format profile ("default" for the
 // built-in one, or a file path) into the runtime-spec form for the given
-// bounding set.
+// bounding set, on this machine.
 func RenderSeccomp(profile string, bounding []string) ([]byte, error) {
-	r, err := renderPolicy(SeccompPolicy{Profile: profile}, bounding)
+	r, err := renderPolicy(SeccompPolicy{Profile: profile}, bounding, kernelInertArches())
 	if err != nil {
 		return nil, err
 	}
@@ -161,6 +165,7 @@ type renderKey struct {
 	profile  string
 	audit    bool
 	bounding string
+	inert    string
 }
 
 // rendered caches rendered profiles for the life of the process: a create
@@ -171,11 +176,13 @@ var rendered struct {
 	m map[renderKey]*renderedProfile
 }
 
-func renderPolicy(sp SeccompPolicy, bounding []string) (*renderedProfile, error) {
+// renderPolicy renders sp for a bounding set, leaving out the inert
+// architectures (abi.go).
+func renderPolicy(sp SeccompPolicy, bounding []string, inert []string) (*renderedProfile, error) {
 	if sp.Profile == "" {
 		sp.Profile = "default"
 	}
-	key := renderKey{sp.Profile, sp.Audit, strings.Join(bounding, "\x00")}
+	key := renderKey{sp.Profile, sp.Audit, strings.Join(bounding, "\x00"), inertKey(inert)}
 	rendered.Lock()
 	defer rendered.Unlock()
 	if r, ok := rendered.m[key]; ok {
@@ -188,6 +195,7 @@ func renderPolicy(sp SeccompPolicy, bounding []string) (*renderedProfile, error)
 	if sp.Audit {
 		out.DefaultAction, out.DefaultErrnoRet = specs.ActLog, nil
 	}
+	dropInertArches(out, inert)
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, err
@@ -512,7 +520,8 @@ func sortedUnique(s []string) []string {
 // refuses) with the policy's, and says how the engine's lets more
 // through, or "" when it is at least as strict:
 //   - its architectures are among the policy's (a filter refuses the
-//     architectures it does not list) and its flags add none beyond
+//     architectures it does not list), inert ones aside (abi.go), and
+//     its flags add none beyond
 //     TSYNC and LOG (SPEC_ALLOW turns off a mitigation);
 //   - every syscall one of its rules may let through (ALLOW, LOG, TRACE,
 //     NOTIFY, or an unknown action) is one the policy lets through
@@ -523,13 +532,13 @@ func sortedUnique(s []string) []string {
 // not complete: an engine profile that is stricter in a way it cannot
 // see (a narrower argument condition) is replaced by the policy's, which
 // is still within the policy.
-func engineLooser(sec *spec.Object, pol *profileIndex) (string, error) {
+func engineLooser(sec *spec.Object, pol *profileIndex, inert []string) (string, error) {
 	arches, _, err := sec.Strings("architectures")
 	if err != nil {
 		return "", err
 	}
 	for _, a := range arches {
-		if !slices.Contains(pol.arches, a) {
+		if !slices.Contains(pol.arches, a) && !slices.Contains(inert, a) {
 			return "covers architecture " + a + ", which the policy's does not", nil
 		}
 	}

@@ -272,7 +272,7 @@ func TestRenderedFiltersLoad(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := renderPolicy(tc.sp, tc.bounding)
+			r, err := renderPolicy(tc.sp, tc.bounding, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,9 +26,10 @@ import (
 // Entries live under StateDir/seccomp-cache (root's, 0700), named by a
 // hash of everything the result depends on: this binary (its identity on
 // disk), the kernel release (the default profile has kernel-version
-// conditions), the architecture, the policy's profile (and the identity
-// of a custom profile file), the audit variant and the bounding set; a
-// verdict also by the engine profile's bytes. A verdict that replaces the
+// conditions), the architecture and the ABIs the kernel lacks (abi.go),
+// the policy's profile (and the identity of a custom profile file), the
+// audit variant and the bounding set; a verdict also by the engine
+// profile's bytes. A verdict that replaces the
 // engine's profile holds the rendered profile too, so that a create reads
 // one entry. Every entry is sealed with its length and SHA-256: a
 // missing, unreadable, truncated or damaged entry is recomputed, so the
@@ -43,7 +44,7 @@ type seccompDiskCache struct {
 
 // newSeccompDiskCache returns nil (no caching) without a state dir, as in
 // `secshim explain`, which must write nothing.
-func newSeccompDiskCache(stateDir string, sp SeccompPolicy, bounding []string) *seccompDiskCache {
+func newSeccompDiskCache(stateDir string, sp SeccompPolicy, bounding, inert []string) *seccompDiskCache {
 	if stateDir == "" {
 		return nil
 	}
@@ -52,6 +53,7 @@ func newSeccompDiskCache(stateDir string, sp SeccompPolicy, bounding []string) *
 	b = append(append(b, "exe "...), selfIdentity()...)
 	b = append(append(b, "\nkernel "...), kernelRelease()...)
 	b = append(append(b, "\narch "...), runtime.GOARCH...)
+	b = append(append(b, "\ninert "...), inertKey(inert)...)
 	b = append(append(b, "\nprofile "...), sp.Profile...)
 	b = strconv.AppendBool(append(b, "\naudit "...), sp.Audit)
 	b = append(b, "\nbounding "...)

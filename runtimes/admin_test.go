@@ -48,8 +48,8 @@ func TestAdminVerbsShadowNoBackendVerb(t *testing.T) {
 }
 
 // fakeHost has neither SELinux nor AppArmor (unless asked; its profiles
-// are then loaded in enforce mode) and no namespace path refers to the
-// host's. It starts from the real host so that a question added to Host
+// are then loaded in enforce mode), no namespace path refers to the
+// host's, and its kernel has no x32 ABI. It starts from the real host so that a question added to Host
 // later gets an answer rather than a nil func.
 func fakeHost(selinux, apparmor bool) *hardening.Host {
 	h := hardening.DefaultHost()
@@ -62,6 +62,8 @@ func fakeHost(selinux, apparmor bool) *hardening.Host {
 	h.HostNamespace = func(nsType string) (hardening.NSID, error) {
 		return hardening.NSID{Dev: 4, Ino: uint64(len(nsType))}, nil
 	}
+	// The kernel most distributions ship: the x32 ABI is not built in.
+	h.InertSeccompArches = func() []string { return []string{"SCMP_ARCH_X32"} }
 	return h
 }
 

@@ -16,6 +16,8 @@ PKGS=(
   busybox-static  # source of the test image (scripts/build-image.sh)
   hyperfine   # benchmarks
   jq          # golden-config scripts
+  gcc         # the e2e tests' static probes, the bench's C references
+  libc6-dev   # their static libc
   criu        # optional: podman container checkpoint/restore (ARGV capture)
 )
 

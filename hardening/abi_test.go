@@ -1,0 +1,120 @@
+package hardening
+
+import (
+	"runtime"
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/secshim/secshim/spec"
+)
+
+func hostWithInert(inert ...string) *Host {
+	h := DefaultHost()
+	h.InertSeccompArches = func() []string { return inert }
+	return h
+}
+
+// A rendered profile lists the architectures the kernel runs and no
+// other; what it lists for those is unchanged. The disk cache keeps the
+// two renders apart: a state dir filled on one kernel serves another
+// its own.
+func TestInertArchesLeftOut(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the default profile lists x32 on amd64 only")
+	}
+	state := t.TempDir()
+	p := seccompPolicy(t, SeccompPolicy{Profile: "default"})
+	render := func(h *Host) *specs.LinuxSeccomp {
+		t.Helper()
+		doc, err := spec.ParseObject(specWithSeccomp(t, PodmanDefaultCaps, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Apply(p, []Rule{seccompControl}, doc, Env{Host: h, StateDir: state}); err != nil {
+			t.Fatal(err)
+		}
+		return seccompOf(t, doc)
+	}
+	every := render(hostWithInert())
+	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}; !slices.Equal(every.Architectures, want) {
+		t.Fatalf("every ABI: architectures %v, want %v", every.Architectures, want)
+	}
+	noX32 := render(hostWithInert(string(specs.ArchX32)))
+	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86}; !slices.Equal(noX32.Architectures, want) {
+		t.Errorf("no x32: architectures %v, want %v", noX32.Architectures, want)
+	}
+	noX32.Architectures = every.Architectures
+	if !slices.EqualFunc(noX32.Syscalls, every.Syscalls, func(a, b specs.LinuxSyscall) bool {
+		return slices.Equal(a.Names, b.Names) && a.Action == b.Action && len(a.Args) == len(b.Args)
+	}) || noX32.DefaultAction != every.DefaultAction {
+		t.Error("leaving x32 out changed the rules")
+	}
+	if again := render(hostWithInert()); !slices.Equal(again.Architectures, every.Architectures) {
+		t.Errorf("every ABI, from the cache: architectures %v", again.Architectures)
+	}
+}
+
+// A profile that lists nothing but inert architectures keeps them: left
+// with none, a filter would cover the native one instead.
+func TestDropInertArchesKeepsALastOne(t *testing.T) {
+	s := &specs.LinuxSeccomp{Architectures: []specs.Arch{specs.ArchX32}}
+	dropInertArches(s, []string{string(specs.ArchX32)})
+	if !slices.Equal(s.Architectures, []specs.Arch{specs.ArchX32}) {
+		t.Errorf("architectures %v", s.Architectures)
+	}
+	s.Architectures = []specs.Arch{specs.ArchX86_64, specs.ArchX32, specs.ArchX86}
+	dropInertArches(s, []string{string(specs.ArchX32)})
+	if !slices.Equal(s.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
+		t.Errorf("architectures %v", s.Architectures)
+	}
+}
+
+// An engine profile that lists an inert architecture the policy's leaves
+// out lets nothing more through for it; a live one it does.
+func TestEngineLooserInertArch(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the default profile lists x32 on amd64 only")
+	}
+	inert := []string{string(specs.ArchX32)}
+	pol, err := renderPolicy(SeccompPolicy{Profile: "default"}, PodmanDefaultCaps, inert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := rendered4(t, "default", PodmanDefaultCaps) // x86_64, x86 and x32
+	doc, err := spec.ParseObject(specWithSeccomp(t, PodmanDefaultCaps, engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	linux, _, _ := doc.Object("linux")
+	sec, _, _ := linux.Object("seccomp")
+	if why, err := engineLooser(sec, pol.index, inert); err != nil || why != "" {
+		t.Errorf("x32 inert: %q, %v; want not looser", why, err)
+	}
+	if why, _ := engineLooser(sec, pol.index, nil); why != "covers architecture SCMP_ARCH_X32, which the policy's does not" {
+		t.Errorf("x32 live: %q", why)
+	}
+	// Kept whole by the rule on a kernel without x32, as the engine sent it.
+	p := seccompPolicy(t, SeccompPolicy{Profile: "default", KeepEngine: true})
+	if _, c, err := applyOne(t, seccompControl, p, string(doc.Bytes()), Env{Host: hostWithInert(inert...)}); err != nil || len(c.Changes) != 0 {
+		t.Errorf("engine profile with an inert architecture replaced: %v, %v", c.Changes, err)
+	}
+}
+
+// keep_inert_arches renders every architecture the profile names.
+func TestKeepInertArches(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the default profile lists x32 on amd64 only")
+	}
+	for _, keep := range []bool{false, true} {
+		p := seccompPolicy(t, SeccompPolicy{Profile: "default", KeepInertArches: keep})
+		doc, _, err := applyOne(t, seccompControl, p, string(specWithSeccomp(t, PodmanDefaultCaps, nil)), Env{Host: hostWithInert(string(specs.ArchX32)), StateDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Contains(seccompOf(t, doc).Architectures, specs.ArchX32); got != keep {
+			t.Errorf("keep_inert_arches = %v: x32 listed %v", keep, got)
+		}
+	}
+}
