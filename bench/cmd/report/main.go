@@ -461,6 +461,18 @@ func (d *data) targets() []target {
 		if s.CI95[1]-s.CI95[0] > 2 {
 			t.note = "runc's own create varies by several ms from run to run, which the pairing does not cancel: the hand-off figure above is the precise one"
 		}
+		lc := d.lifecycle[headlineSize]
+		hardened := headlineBackend + "-hardened-" + headlineProfile
+		pe, okPE := lc.stat(hardened, headlineBackend, "create")
+		oc, okOC := lc.stat("secshim-"+headlineProfile+"-"+headlineBackend, hardened, "create")
+		if okPE && okOC {
+			why := ""
+			if pe.MedianDiff < 0 {
+				why = fmt.Sprintf("; it is negative: the filter secshim renders leaves out the ABIs this kernel has no entry for, which %s then does not compile (docs/profiles.md)", headlineBackend)
+			}
+			t.note = joinNotes(t.note, fmt.Sprintf("this is what a user sees, so it includes what the policy makes %[1]s itself do: %[2]s %[3]s (%[1]s on secshim's output vs on Podman's)%[4]s. secshim's own cost, over %[1]s on the very config secshim writes, is %[5]s %[6]s",
+				headlineBackend, ms(pe.MedianDiff), ci(pe), why, ms(oc.MedianDiff), ci(oc)))
+		}
 	}
 	ts = append(ts, t)
 	// 2. pass-through verbs vs Go exec-only.
