@@ -3,6 +3,7 @@ package hardening
 import (
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -42,6 +43,14 @@ func TestInertArchesLeftOut(t *testing.T) {
 		t.Fatalf("every ABI: architectures %v, want %v", every.Architectures, want)
 	}
 	noX32 := render(hostWithInert(string(specs.ArchX32)))
+	doc, err := spec.ParseObject(specWithSeccomp(t, PodmanDefaultCaps, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Apply(p, []Rule{seccompControl}, doc, Env{Host: hostWithInert(string(specs.ArchX32)), StateDir: state})
+	if err != nil || len(c.Changes) != 1 || !strings.HasSuffix(c.Changes[0].To, ", without SCMP_ARCH_X32 (no such ABI in this kernel)") {
+		t.Errorf("the change does not say x32 is left out: %v, %v", c.Changes, err)
+	}
 	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86}; !slices.Equal(noX32.Architectures, want) {
 		t.Errorf("no x32: architectures %v, want %v", noX32.Architectures, want)
 	}

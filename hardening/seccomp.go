@@ -103,6 +103,11 @@ func seccompRule(c *Context) error {
 	if sp.Audit {
 		to += " (audit: default action SCMP_ACT_LOG)"
 	}
+	for _, a := range inert {
+		if !bytes.Contains(want, []byte(`"`+a+`"`)) {
+			to += ", without " + a + " (no such ABI in this kernel)"
+		}
+	}
 	c.changed("seccomp", "linux.seccomp", from, to)
 	return linux.SetValidated("seccomp", want)
 }
