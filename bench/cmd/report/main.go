@@ -544,6 +544,9 @@ func (d *data) targets() []target {
 		if d.podFlags.Extra != "" {
 			t.note += fmt.Sprintf("; both runtimes ran with `%s` because secshim refused the plain command here (`%s`)", d.podFlags.Extra, d.podFlags.Why)
 		}
+		if pe, ok := d.lifecycle[headlineSize].stat(headlineBackend+"-hardened-"+headlineProfile, headlineBackend, "create"); ok {
+			t.note += fmt.Sprintf("; like any user's, it includes what the policy makes %s itself do on create, %s in the lifecycle rounds", headlineBackend, ms(pe.MedianDiff))
+		}
 	}
 	ts = append(ts, t)
 	// 4. memory.
