@@ -13,13 +13,13 @@ import (
 // 2.5 (runc 1.1's) compiles the default profile in about 3 ms for x86_64
 // alone, 12 ms with x86 and 20 ms with x86 and x32. An architecture the
 // running kernel has no system call entry for is inert: its calls fail
-// with ENOSYS whatever the filter says. The profiles secshim renders leave
-// inert architectures out (unless keep_inert_arches), so the filter lets
-// through exactly what it did; a call from a left-out architecture kills
-// the calling thread (SIGSYS) instead of failing with ENOSYS, as a call
-// from any architecture a filter does not list does. An engine's profile
-// that lists one is not looser for it. docs/profiles.md has the whole
-// trade-off.
+// with ENOSYS whatever the filter says. The profiles secshim renders or
+// keeps leave inert architectures out (unless keep_inert_arches), so the
+// filter lets through exactly what it did; a call from a left-out
+// architecture kills the calling thread (SIGSYS) instead of failing with
+// ENOSYS, as a call from any architecture a filter does not list does. An
+// engine's profile that lists one is not looser for it, and loses it when
+// kept. docs/profiles.md has the whole trade-off.
 
 var kernelABIs struct {
 	once  sync.Once

@@ -1,6 +1,7 @@
 package hardening
 
 import (
+	"bytes"
 	"runtime"
 	"slices"
 	"strings"
@@ -104,11 +105,44 @@ func TestEngineLooserInertArch(t *testing.T) {
 	if why, _ := engineLooser(sec, pol.index, nil); why != "covers architecture SCMP_ARCH_X32, which the policy's does not" {
 		t.Errorf("x32 live: %q", why)
 	}
-	// Kept whole by the rule on a kernel without x32, as the engine sent it.
-	p := seccompPolicy(t, SeccompPolicy{Profile: "default", KeepEngine: true})
-	if _, c, err := applyOne(t, seccompControl, p, string(doc.Bytes()), Env{Host: hostWithInert(inert...)}); err != nil || len(c.Changes) != 0 {
-		t.Errorf("engine profile with an inert architecture replaced: %v, %v", c.Changes, err)
+	// Kept by the rule on a kernel without x32: the engine's rules as it
+	// sent them, without x32. With keep_inert_arches, whole.
+	for _, keep := range []bool{false, true} {
+		p := seccompPolicy(t, SeccompPolicy{Profile: "default", KeepEngine: true, KeepInertArches: keep})
+		out, c := limTwiceOn(t, p, hostWithInert(inert...), doc.Bytes())
+		got := seccompOf(t, out)
+		if keep {
+			if len(c.Changes) != 0 || out.Changed() {
+				t.Errorf("keep_inert_arches: engine profile changed: %v", c.Changes)
+			}
+			continue
+		}
+		if len(c.Changes) != 1 || c.Changes[0].Field != "linux.seccomp.architectures" {
+			t.Errorf("changes %v, want one, to linux.seccomp.architectures", c.Changes)
+		}
+		if !slices.Equal(got.Architectures, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
+			t.Errorf("architectures %v, want x86_64 and x86", got.Architectures)
+		}
+		want, _ := sec.Raw("syscalls")
+		linux, _, _ := out.Object("linux")
+		kept, _, _ := linux.Object("seccomp")
+		if have, _ := kept.Raw("syscalls"); !bytes.Equal(have, want) {
+			t.Error("the engine's rules were not kept as it sent them")
+		}
 	}
+}
+
+// limTwiceOn is limTwice for the seccomp rule on a given host.
+func limTwiceOn(t *testing.T, p *Policy, h *Host, in []byte) (*spec.Object, *Context) {
+	t.Helper()
+	doc, c, err := applyOne(t, seccompControl, p, string(in), Env{Host: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, c2, err := applyOne(t, seccompControl, p, string(doc.Bytes()), Env{Host: h}); err != nil || len(c2.Changes) != 0 {
+		t.Errorf("not idempotent: second pass changed %v (err %v)", c2.Changes, err)
+	}
+	return doc, c
 }
 
 // keep_inert_arches renders every architecture the profile names.

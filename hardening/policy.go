@@ -96,11 +96,12 @@ type SeccompPolicy struct {
 	// It replaces whatever the engine sent, KeepEngine or not. This turns
 	// the filter into a logging one: for profiling, not production.
 	Audit bool `toml:"audit"`
-	// KeepInertArches lists every architecture Profile names, those the
-	// kernel has no system call entry for too (abi.go). Off, they are left
-	// out: the filter lets through the same calls and compiles faster, and
-	// a call from a left-out architecture kills the calling thread instead
-	// of failing with ENOSYS.
+	// KeepInertArches keeps every architecture Profile names, and every
+	// one a kept engine profile lists, those the kernel has no system call
+	// entry for too (abi.go). Off, they are left out: the filter lets
+	// through the same calls and compiles faster, and a call from a
+	// left-out architecture kills the calling thread instead of failing
+	// with ENOSYS.
 	KeepInertArches bool `toml:"keep_inert_arches"`
 }
 

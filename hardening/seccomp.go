@@ -81,7 +81,7 @@ func seccompRule(c *Context) error {
 				dc.storeVerdict(have, why, rendered)
 			}
 			if why == "" {
-				return nil
+				return dropInertFromEngine(c, sec, inert)
 			}
 			from, want = "engine profile "+why, rendered
 		}
@@ -110,6 +110,26 @@ func seccompRule(c *Context) error {
 	}
 	c.changed("seccomp", "linux.seccomp", from, to)
 	return linux.SetValidated("seccomp", want)
+}
+
+// dropInertFromEngine leaves the inert architectures (abi.go) out of an
+// engine profile that is kept; its rules stay as the engine sent them.
+func dropInertFromEngine(c *Context, sec *spec.Object, inert []string) error {
+	if len(inert) == 0 {
+		return nil
+	}
+	arches, _, err := sec.Strings("architectures")
+	if err != nil {
+		return err
+	}
+	kept := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return slices.Contains(inert, a) })
+	if len(kept) == len(arches) || len(kept) == 0 {
+		return nil
+	}
+	dropped := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return slices.Contains(kept, a) })
+	c.changed("seccomp", "linux.seccomp.architectures", strings.Join(arches, ","),
+		strings.Join(kept, ",")+" (engine profile kept, without "+strings.Join(dropped, ",")+": no such ABI in this kernel)")
+	return sec.SetStrings("architectures", kept)
 }
 
 // denying reports whether an action refuses the syscall: an error, a
