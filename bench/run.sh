@@ -90,8 +90,8 @@ mount --bind "$work/podman-store/root" /var/lib/containers/storage
 mount -t tmpfs -o mode=0700 none /run/containers/storage
 mount -t tmpfs -o mode=0700 none /run/libpod
 
-# R_E2E: a `podman run` varies by +-13 ms here, so 40 rounds gave a 95%
-# interval some 8 ms wide on each side, wider than the 3% (6 ms) target;
+# R_E2E: a `podman run` varies by +-13 ms here: 40 rounds gave 95%
+# intervals 4 to 8 ms wide on each side, as wide as the 3% (6 ms) target;
 # 150 rounds (about 70 s) narrow it to about half.
 if [ $quick = 1 ]; then
   R_PODMAN=30 R_OTHER=15 R_PASS=100 R_HAND=60 R_E2E=8 HF_RUNS=10 HF_FLOOR=100 COLD_N=20 BT=50ms BC=3
