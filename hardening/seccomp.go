@@ -122,11 +122,11 @@ func dropInertFromEngine(c *Context, sec *spec.Object, inert []string) error {
 	if err != nil {
 		return err
 	}
-	kept := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return slices.Contains(inert, a) })
+	kept := withoutInert(arches, inert)
 	if len(kept) == len(arches) || len(kept) == 0 {
 		return nil
 	}
-	dropped := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return slices.Contains(kept, a) })
+	dropped := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return !slices.Contains(inert, a) })
 	c.changed("seccomp", "linux.seccomp.architectures", strings.Join(arches, ","),
 		strings.Join(kept, ",")+" (engine profile kept, without "+strings.Join(dropped, ",")+": no such ABI in this kernel)")
 	return sec.SetStrings("architectures", kept)
