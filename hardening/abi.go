@@ -45,14 +45,10 @@ func inertArchesOf(h *Host) []string {
 // profile, unless that would leave none: a profile that lists nothing
 // but inert ones is left as it is.
 func dropInertArches(s *specs.LinuxSeccomp, inert []string) {
-	if kept := withoutInert(s.Architectures, inert); len(kept) > 0 {
+	kept := slices.DeleteFunc(slices.Clone(s.Architectures), func(a specs.Arch) bool { return slices.Contains(inert, string(a)) })
+	if len(kept) > 0 {
 		s.Architectures = kept
 	}
-}
-
-// withoutInert is arches without the inert ones, in a new slice.
-func withoutInert[A ~string](arches []A, inert []string) []A {
-	return slices.DeleteFunc(slices.Clone(arches), func(a A) bool { return slices.Contains(inert, string(a)) })
 }
 
 // inertKey names a set of inert architectures in cache keys.

@@ -28,29 +28,25 @@ func TestInertArchesLeftOut(t *testing.T) {
 	}
 	state := t.TempDir()
 	p := seccompPolicy(t, SeccompPolicy{Profile: "default"})
-	render := func(h *Host) *specs.LinuxSeccomp {
+	render := func(h *Host) (*specs.LinuxSeccomp, *Context) {
 		t.Helper()
 		doc, err := spec.ParseObject(specWithSeccomp(t, PodmanDefaultCaps, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Apply(p, []Rule{seccompControl}, doc, Env{Host: h, StateDir: state}); err != nil {
+		c, err := Apply(p, []Rule{seccompControl}, doc, Env{Host: h, StateDir: state})
+		if err != nil {
 			t.Fatal(err)
 		}
-		return seccompOf(t, doc)
+		return seccompOf(t, doc), c
 	}
-	every := render(hostWithInert())
+	every, _ := render(hostWithInert())
 	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}; !slices.Equal(every.Architectures, want) {
 		t.Fatalf("every ABI: architectures %v, want %v", every.Architectures, want)
 	}
-	noX32 := render(hostWithInert(string(specs.ArchX32)))
-	doc, err := spec.ParseObject(specWithSeccomp(t, PodmanDefaultCaps, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Apply(p, []Rule{seccompControl}, doc, Env{Host: hostWithInert(string(specs.ArchX32)), StateDir: state})
-	if err != nil || len(c.Changes) != 1 || !strings.HasSuffix(c.Changes[0].To, ", without SCMP_ARCH_X32 (no such ABI in this kernel)") {
-		t.Errorf("the change does not say x32 is left out: %v, %v", c.Changes, err)
+	noX32, c := render(hostWithInert(string(specs.ArchX32)))
+	if len(c.Changes) != 1 || !strings.HasSuffix(c.Changes[0].To, ", without SCMP_ARCH_X32 (no such ABI in this kernel)") {
+		t.Errorf("the change does not say x32 is left out: %v", c.Changes)
 	}
 	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86}; !slices.Equal(noX32.Architectures, want) {
 		t.Errorf("no x32: architectures %v, want %v", noX32.Architectures, want)
@@ -61,7 +57,7 @@ func TestInertArchesLeftOut(t *testing.T) {
 	}) || noX32.DefaultAction != every.DefaultAction {
 		t.Error("leaving x32 out changed the rules")
 	}
-	if again := render(hostWithInert()); !slices.Equal(again.Architectures, every.Architectures) {
+	if again, _ := render(hostWithInert()); !slices.Equal(again.Architectures, every.Architectures) {
 		t.Errorf("every ABI, from the cache: architectures %v", again.Architectures)
 	}
 }
@@ -109,7 +105,7 @@ func TestEngineLooserInertArch(t *testing.T) {
 	// sent them, without x32. With keep_inert_arches, whole.
 	for _, keep := range []bool{false, true} {
 		p := seccompPolicy(t, SeccompPolicy{Profile: "default", KeepEngine: true, KeepInertArches: keep})
-		out, c := limTwiceOn(t, p, hostWithInert(inert...), doc.Bytes())
+		out, c := limTwiceOn(t, p, seccompControl, hostWithInert(inert...), doc.Bytes())
 		got := seccompOf(t, out)
 		if keep {
 			if len(c.Changes) != 0 || out.Changed() {
@@ -130,19 +126,6 @@ func TestEngineLooserInertArch(t *testing.T) {
 			t.Error("the engine's rules were not kept as it sent them")
 		}
 	}
-}
-
-// limTwiceOn is limTwice for the seccomp rule on a given host.
-func limTwiceOn(t *testing.T, p *Policy, h *Host, in []byte) (*spec.Object, *Context) {
-	t.Helper()
-	doc, c, err := applyOne(t, seccompControl, p, string(in), Env{Host: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, c2, err := applyOne(t, seccompControl, p, string(doc.Bytes()), Env{Host: h}); err != nil || len(c2.Changes) != 0 {
-		t.Errorf("not idempotent: second pass changed %v (err %v)", c2.Changes, err)
-	}
-	return doc, c
 }
 
 // keep_inert_arches renders every architecture the profile names.

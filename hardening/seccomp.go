@@ -122,11 +122,17 @@ func dropInertFromEngine(c *Context, sec *spec.Object, inert []string) error {
 	if err != nil {
 		return err
 	}
-	kept := withoutInert(arches, inert)
-	if len(kept) == len(arches) || len(kept) == 0 {
+	var kept, dropped []string
+	for _, a := range arches {
+		if slices.Contains(inert, a) {
+			dropped = append(dropped, a)
+		} else {
+			kept = append(kept, a)
+		}
+	}
+	if len(dropped) == 0 || len(kept) == 0 {
 		return nil
 	}
-	dropped := slices.DeleteFunc(slices.Clone(arches), func(a string) bool { return !slices.Contains(inert, a) })
 	c.changed("seccomp", "linux.seccomp.architectures", strings.Join(arches, ","),
 		strings.Join(kept, ",")+" (engine profile kept, without "+strings.Join(dropped, ",")+": no such ABI in this kernel)")
 	return sec.SetStrings("architectures", kept)

@@ -34,14 +34,21 @@ func seccompPolicy(t testing.TB, sp SeccompPolicy) *Policy {
 	return p
 }
 
-// limRule runs one rule through Apply (so the control's mode applies).
+// limRule runs one rule through Apply (so the control's mode applies),
+// on a kernel that runs every ABI.
 func limRule(t testing.TB, p *Policy, r Rule, in []byte) (*spec.Object, *Context, error) {
+	t.Helper()
+	return limRuleOn(t, p, r, everyABIHost(), in)
+}
+
+// limRuleOn is limRule on a given host.
+func limRuleOn(t testing.TB, p *Policy, r Rule, h *Host, in []byte) (*spec.Object, *Context, error) {
 	t.Helper()
 	doc, err := spec.ParseObject(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Apply(p, []Rule{r}, doc, Env{Host: everyABIHost()})
+	c, err := Apply(p, []Rule{r}, doc, Env{Host: h})
 	return doc, c, err
 }
 
@@ -54,15 +61,22 @@ func everyABIHost() *Host {
 }
 
 // limTwice applies r, then applies it again to the result and fails the
-// test if the second pass changes or reports a change.
+// test if the second pass changes or reports a change; on a kernel that
+// runs every ABI.
 func limTwice(t testing.TB, p *Policy, r Rule, in []byte) (*spec.Object, *Context) {
 	t.Helper()
-	doc, c, err := limRule(t, p, r, in)
+	return limTwiceOn(t, p, r, everyABIHost(), in)
+}
+
+// limTwiceOn is limTwice on a given host.
+func limTwiceOn(t testing.TB, p *Policy, r Rule, h *Host, in []byte) (*spec.Object, *Context) {
+	t.Helper()
+	doc, c, err := limRuleOn(t, p, r, h, in)
 	if err != nil {
 		t.Fatalf("%s: %v", r.Control, err)
 	}
 	out := doc.Bytes()
-	again, c2, err := limRule(t, p, r, out)
+	again, c2, err := limRuleOn(t, p, r, h, out)
 	if err != nil || len(c2.Changes) != 0 || string(again.Bytes()) != string(out) {
 		t.Errorf("%s not idempotent: second pass changed %v (err %v)", r.Control, c2.Changes, err)
 	}

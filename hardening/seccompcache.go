@@ -29,14 +29,14 @@ import (
 // conditions), the architecture and the ABIs the kernel lacks (abi.go),
 // the policy's profile (and the identity of a custom profile file), the
 // audit variant and the bounding set; a verdict also by the engine
-// profile's bytes. A verdict that replaces the
-// engine's profile holds the rendered profile too, so that a create reads
-// one entry. Every entry is sealed with its length and SHA-256: a
-// missing, unreadable, truncated or damaged entry is recomputed, so the
-// cache can only save time, and a profile read back from a sealed entry
-// is the very JSON that was validated before it was stored. The seal
-// guards against damage, not against root: whoever can write the state
-// dir (root's, 0700) can write the records that clamp exec as well.
+// profile's bytes. A verdict that replaces the engine's profile holds the
+// rendered profile too, so that a create reads one entry. Every entry is
+// sealed with its length and SHA-256: a missing, unreadable, truncated or
+// damaged entry is recomputed, so the cache can only save time, and a
+// profile read back from a sealed entry is the very JSON that was
+// validated before it was stored. The seal guards against damage, not
+// against root: whoever can write the state dir (root's, 0700) can write
+// the records that clamp exec as well.
 type seccompDiskCache struct {
 	dir string
 	key string
