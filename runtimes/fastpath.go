@@ -20,6 +20,12 @@ func hardeningVerb(v string) bool { return bundleVerb(v) || v == "exec" || v == 
 // decode is most of what secshim would add to them. It returns only when
 // the fast path does not apply (no record, a debug log level, a config it
 // cannot read simply); the caller then takes the full path.
+//
+// On linux/amd64, runtimes/preentry/preentry.c serves the plainest of
+// these calls the same way before the Go runtime starts; what it does not
+// serve arrives here. A change to what this path reads or execs (the
+// config's state_dir, the record, the tombstone) must be made there too:
+// TestPreEntryMatchesGo runs both over the same cases.
 func fastPassThrough(inv *Invocation) error {
 	if inv.ID == "" || hardeningVerb(inv.Verb) || inv.HelpOnly() {
 		return nil

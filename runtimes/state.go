@@ -185,7 +185,7 @@ func tombPath(path string) string {
 }
 
 // loadRecord reads a record, or its tombstone; ok is false when there is
-// neither.
+// neither. runtimes/preentry/preentry.c reads records too (parserec).
 func loadRecord(path string) (r *Record, ok bool, err error) {
 	data, err := spec.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -142,15 +142,15 @@ func RepoRoot() (string, error) {
 }
 
 var build struct {
-	once sync.Once
+	mu   sync.Mutex
 	dir  string
-	bin  string
-	err  error
+	bins map[string]string // by PREENTRY value, "" for the Makefile's default
 }
 
-// SecshimBin returns the secshim binary: $SECSHIM_BIN if set, else one built
-// once per test process with `go build -o TMP/secshim ./cmd/secshim` in the
-// repository root. Fails the test if the build fails.
+// SecshimBin returns the secshim binary: $SECSHIM_BIN if set, else the one
+// `make build` makes (with the pre-entry fast path on linux/amd64), built
+// once per test process into a temporary directory. Fails the test if the
+// build fails.
 func SecshimBin(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("SECSHIM_BIN"); p != "" {
@@ -163,38 +163,40 @@ func SecshimBin(t testing.TB) string {
 		}
 		return abs
 	}
-	build.once.Do(func() {
-		root, err := RepoRoot()
-		if err != nil {
-			build.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "secshim-testbin-")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.dir = dir
-		bin := filepath.Join(dir, "secshim")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/secshim")
-		cmd.Dir = root
-		// Built as `make build` builds what ships: its environment
-		// (CGO_ENABLED=0, the GOEXPERIMENT it picks) when make is here.
-		mk := exec.Command("make", "-s", "build-env")
-		mk.Dir = root
-		if env, err := mk.Output(); err == nil {
-			cmd.Env = append(os.Environ(), strings.Fields(string(env))...)
-		}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("testenv: go build ./cmd/secshim (in %s): %v\n%s", root, err, out)
-			return
-		}
-		build.bin = bin
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
+	return BuildSecshim(t, "")
+}
+
+// BuildSecshim builds secshim as `make build PREENTRY=preentry` does ("":
+// the Makefile's default), once per test process and value.
+func BuildSecshim(t testing.TB, preentry string) string {
+	t.Helper()
+	build.mu.Lock()
+	defer build.mu.Unlock()
+	if bin, ok := build.bins[preentry]; ok {
+		return bin
 	}
-	return build.bin
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if build.dir == "" {
+		if build.dir, err = os.MkdirTemp("", "secshim-testbin-"); err != nil {
+			t.Fatal(err)
+		}
+		build.bins = map[string]string{}
+	}
+	bin := filepath.Join(build.dir, "secshim-"+preentry)
+	args := []string{"-s", "build", "OUT=" + bin}
+	if preentry != "" {
+		args = append(args, "PREENTRY="+preentry)
+	}
+	cmd := exec.Command("make", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testenv: make %s (in %s): %v\n%s", strings.Join(args, " "), root, err, out)
+	}
+	build.bins[preentry] = bin
+	return bin
 }
 
 // Main runs the tests and then removes what testenv left for the whole
@@ -255,6 +257,9 @@ type Env struct {
 	Bin string
 	// ArgvLog is the file the wrapper appends each call's argv to (WithArgvLog), else "".
 	ArgvLog string
+	// GoStartLog is the file the wrapper appends each call and its stderr
+	// to, with Go's init trace on (WithGoStartLog), else "".
+	GoStartLog string
 	// Runtimes maps runtime names to the absolute paths in containers.conf.
 	Runtimes map[string]string
 }
@@ -263,6 +268,7 @@ type options struct {
 	noSecshim bool
 	bin       string
 	argvLog   bool
+	goStart   bool
 	noImage   bool
 }
 
@@ -282,6 +288,13 @@ func WithBinary(path string) Option { return func(o *options) { o.bin = path } }
 // read them with Env.Calls.
 func WithArgvLog() Option { return func(o *options) { o.argvLog = true } }
 
+// WithGoStartLog makes the wrapper run secshim with GODEBUG=inittrace=1 and
+// its stderr (and the backend's) appended to Env.GoStartLog, after a line
+// naming the call; read it with Env.GoStarts. Podman then sees no stderr
+// of the runtime. With crun as the backend (C), an init trace means that
+// secshim's Go runtime started.
+func WithGoStartLog() Option { return func(o *options) { o.goStart = true } }
+
 // WithoutImage skips EnsureImage.
 func WithoutImage() Option { return func(o *options) { o.noImage = true } }
 
@@ -300,6 +313,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	e.WrapperPath = filepath.Join(e.Dir, "secshim")
 	if o.argvLog {
 		e.ArgvLog = filepath.Join(e.Dir, "argv.log")
+	}
+	if o.goStart {
+		e.GoStartLog = filepath.Join(e.Dir, "gostart.log")
 	}
 	switch {
 	case o.bin != "":
@@ -355,6 +371,10 @@ func (e *Env) wrapperScript() string {
 	if e.Bin == "" {
 		b.WriteString("echo 'testenv: secshim was not built (testenv.WithoutSecshim)' >&2\nexit 127\n")
 	} else {
+		if e.GoStartLog != "" {
+			b.WriteString(`printf '\036%s\n' "$*" >> ` + shQuote(e.GoStartLog) + "\n")
+			b.WriteString("exec 2>>" + shQuote(e.GoStartLog) + "\nexport GODEBUG=inittrace=1\n")
+		}
 		b.WriteString("SECSHIM_CONFIG=" + shQuote(e.ConfigPath) + " exec " + shQuote(e.Bin) + " \"$@\"\n")
 	}
 	return b.String()
@@ -405,6 +425,40 @@ func (e *Env) Calls() [][]string {
 			continue
 		}
 		calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
+	}
+	return calls
+}
+
+// GoStart is one call of the runtime as WithGoStartLog saw it.
+type GoStart struct {
+	Args    []string // argv[1:], split on spaces
+	Started bool     // a Go runtime's init trace appeared on its stderr
+	Stderr  string   // the rest of its stderr
+}
+
+// GoStarts reads Env.GoStartLog.
+func (e *Env) GoStarts() []GoStart {
+	e.t.Helper()
+	if e.GoStartLog == "" {
+		e.t.Fatal("testenv: Env.GoStarts needs testenv.WithGoStartLog()")
+	}
+	b, err := os.ReadFile(e.GoStartLog)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	must(e.t, err)
+	var calls []GoStart
+	for _, block := range strings.Split(string(b), "\x1e")[1:] {
+		args, rest, _ := strings.Cut(block, "\n")
+		c := GoStart{Args: strings.Fields(args)}
+		for line := range strings.Lines(rest) {
+			if strings.HasPrefix(line, "init ") && strings.Contains(line, " ms clock") {
+				c.Started = true
+			} else {
+				c.Stderr += line
+			}
+		}
+		calls = append(calls, c)
 	}
 	return calls
 }

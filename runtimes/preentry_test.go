@@ -1,0 +1,284 @@
+package runtimes_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/secshim/secshim/tests/testenv"
+)
+
+// TestPreEntryMatchesGo runs the binary `make build` ships (whose
+// pass-through verbs may be served by runtimes/preentry/preentry.c before
+// the Go runtime starts) and the same build without the pre-entry (Go's
+// fast path) over the same cases, each on a fresh copy of the same
+// fixture, and requires the same output, exit status and files after.
+// It also requires that the pre-entry served exactly the cases marked
+// fast: with GODEBUG=inittrace=1, a Go runtime that started says so on
+// stderr, and the stub backend is a shell script.
+func TestPreEntryMatchesGo(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the pre-entry is built on linux/amd64 only")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the tombstone of delete applies to root's runc and crun only")
+	}
+	for _, tool := range []string{"make", "gcc", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if testenv.Strict() {
+				t.Fatalf("%s not found (scripts/install-deps.sh)", tool)
+			}
+			t.Skipf("%s not found", tool)
+		}
+	}
+	pre := testenv.BuildSecshim(t, "1")
+	goOnly := testenv.BuildSecshim(t, "0")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	key := func(r string) string {
+		sum := sha256.Sum256([]byte(r))
+		return hex.EncodeToString(sum[:8])
+	}
+	rec := func(path string, extra ...string) string {
+		return "backend stub\npath " + path + "\nprofile baseline\ncaps a80425fb\nnnp true\nrootmapped false\n" + strings.Join(extra, "")
+	}
+	runc := filepath.Join(dir, "bin", "runc")
+	crun := filepath.Join(dir, "bin", "crun")
+	rk := "state/" + key(root) + "/"
+	conf := "default_backend = \"stub\"\nstate_dir = \"" + dir + "/state\"\n[log]\nfile = \"" + dir + "/decisions.log\"\n[backends.stub]\npath = \"" + runc + "\"\n"
+	withConf := func(state string) string {
+		return strings.Replace(conf, "state_dir = \""+dir+"/state\"", state, 1)
+	}
+	cases := []preCase{
+		{name: "state", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "state --root", args: []string{"--root", root, "state", "c1"}, files: map[string]string{rk + "c1": rec(runc)}, fast: true},
+		{name: "state --root=", args: []string{"--root=" + root, "state", "c1"}, files: map[string]string{rk + "c1": rec(runc)}, fast: true},
+		{name: "every global", args: []string{"--debug", "--log", dir + "/runc.log", "--log-format=json", "--log-level", "info", "--systemd-cgroup",
+			"--rootless", "auto", "--cgroup-manager", "cgroupfs", "--criu", "/usr/sbin/criu", "--root", root, "state", "c1"},
+			files: map[string]string{rk + "c1": rec(runc)}, fast: true},
+		{name: "empty --root=", args: []string{"--root=", "kill", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "the last --root", args: []string{"--root", "/elsewhere", "--root", root, "state", "c1"}, files: map[string]string{rk + "c1": rec(runc)}, fast: true},
+		{name: "kill", args: []string{"kill", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "kill signal", args: []string{"kill", "c1", "KILL"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "kill --all", args: []string{"kill", "--all", "c1", "TERM"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "kill -a", args: []string{"kill", "-a", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "start", args: []string{"start", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "pause", args: []string{"pause", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "resume", args: []string{"resume", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "backend args", args: []string{"--root", root, "kill", "c1", "9"},
+			files: map[string]string{rk + "c1": rec(runc, "arg --systemd-cgroup\narg --log-level=warning\n")}, fast: true},
+		{name: "a tombstone serves", args: []string{"state", "c1"}, files: map[string]string{"state/default/deleted@/c1": rec(runc)}, fast: true},
+		{name: "single-quoted state_dir", args: []string{"state", "c1"}, config: withConf("state_dir = '" + dir + "/state'"),
+			files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+		{name: "CRLF record", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": strings.ReplaceAll(rec(runc), "\n", "\r\n")}, fast: true},
+		{name: "duplicate environment", args: []string{"state", "c1"}, env: []string{"FOO=1", "", "FOO=2", "BARE", "SECSHIM_CONFIG=/nonexistent"},
+			files: map[string]string{"state/default/c1": rec(runc)}, fast: true},
+
+		{name: "delete", args: []string{"--root", root, "delete", "c1"}, dirs: []string{"root/c1", "root/c3"},
+			files: map[string]string{rk + "c1": rec(runc), rk + "deleted@/c2": rec(runc), rk + "deleted@/c3": rec(runc)}, fast: true},
+		{name: "delete, first tombstone", args: []string{"--root", root, "delete", "--force", "c1"}, dirs: []string{"root/c1"},
+			files: map[string]string{rk + "c1": rec(runc)}, fast: true},
+		{name: "delete -f again", args: []string{"--root", root, "delete", "-f", "c1"}, dirs: []string{"root/c1"},
+			files: map[string]string{rk + "deleted@/c1": rec(runc)}, fast: true},
+		{name: "delete, default root", ns: true, args: []string{"delete", "c1"},
+			files: map[string]string{"state/default/c1": rec(crun), "state/default/deleted@/c2": rec(crun),
+				"state/default/deleted@/c3": rec(crun), "state/default/deleted@/c4": rec(dir + "/bin/other"), "state/default/deleted@/c5": "caps zz\n"},
+			fast: true},
+		{name: "delete, container gone", args: []string{"--root", root, "delete", "c1"}, files: map[string]string{rk + "c1": rec(runc)}},
+		{name: "delete, SELinux pairs", args: []string{"--root", root, "delete", "c1"}, dirs: []string{"root/c1"},
+			files: map[string]string{rk + "c1": rec(runc), "state/selinux-mcs": ""}},
+		{name: "delete, backend --root", args: []string{"--root", root, "delete", "c1"}, dirs: []string{"root/c1"},
+			files: map[string]string{rk + "c1": rec(runc, "arg --root=/x\n")}},
+		{name: "delete, unclean --root", args: []string{"--root", root + "/", "delete", "c1"}, dirs: []string{"root/c1"},
+			files: map[string]string{"state/" + key(root+"/") + "/c1": rec(runc)}},
+
+		{name: "no record", args: []string{"state", "c1"}},
+		{name: "attested start", args: []string{"start", "c1"}, files: map[string]string{"state/default/c1": rec(runc, "attest audit\npromise --nnp\n")}},
+		{name: "runsc backend", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": rec(dir + "/bin/runsc")}},
+		{name: "bad caps", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": rec(runc, "caps 1x\n")}},
+		{name: "relative backend", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": rec("bin/runc")}},
+		{name: "debug log", args: []string{"state", "c1"}, config: conf + "level = \"debug\"\n", files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "state_dir with a comment", args: []string{"state", "c1"}, config: withConf("state_dir = \"" + dir + "/state\" # here"),
+			files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "unclean state_dir", args: []string{"state", "c1"}, config: withConf("state_dir = \"" + dir + "/x/../state\""),
+			files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "large config", args: []string{"state", "c1"}, config: conf + strings.Repeat("# padding\n", 4000),
+			files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "no config", args: []string{"state", "c1"}, config: "-", files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "unknown global", args: []string{"--bogus", "state", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "single-dash global", args: []string{"-root", root, "state", "c1"}, files: map[string]string{rk + "c1": rec(runc)}},
+		{name: "bool global with a value", args: []string{"--debug=true", "state", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "value global at the end", args: []string{"--root"}},
+		{name: "help", args: []string{"state", "--help"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "dashes", args: []string{"kill", "--", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "flag after the ID", args: []string{"kill", "c1", "-9"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "extra argument", args: []string{"state", "c1", "c2"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "bad ID", args: []string{"state", "c:1"}},
+		{name: "other verb", args: []string{"ps", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}},
+		{name: "runsc dialect", argv0: "runsc-secshim", args: []string{"state", "c1"}, files: map[string]string{"state/default/c1": rec(runc)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if c.config == "" {
+				c.config = conf
+			}
+			a := c.run(t, dir, pre)
+			b := c.run(t, dir, goOnly)
+			if a.status != b.status || a.stdout != b.stdout || a.stderr != b.stderr {
+				t.Errorf("pre-entry: exit %d\n%s%s\nGo: exit %d\n%s%s", a.status, a.stdout, a.stderr, b.status, b.stdout, b.stderr)
+			}
+			if !slices.Equal(a.files, b.files) {
+				t.Errorf("files after the pre-entry:\n%s\nafter Go:\n%s", strings.Join(a.files, "\n"), strings.Join(b.files, "\n"))
+			}
+			if !b.wentGo {
+				t.Fatal("the Go-only build shows no Go runtime start: the check cannot tell")
+			}
+			if a.wentGo == c.fast {
+				t.Errorf("pre-entry served it: %v, want %v (exit %d: %s%s)", !a.wentGo, c.fast, a.status, a.stdout, a.stderr)
+			}
+			if c.fast && !strings.Contains(a.stdout, "argv0="+a.backend) {
+				t.Errorf("the backend did not run: %s", a.stdout)
+			}
+		})
+	}
+}
+
+type preCase struct {
+	name   string
+	argv0  string            // run the binary under this name (a symlink)
+	args   []string          // argv[1:]
+	config string            // the config file ("-": none at SECSHIM_CONFIG)
+	files  map[string]string // files under the fixture
+	dirs   []string          // directories under the fixture
+	env    []string          // more environment, after SECSHIM_CONFIG
+	ns     bool              // in a mount namespace with a tmpfs /run/crun holding c1 and c3
+	fast   bool              // the pre-entry serves it
+}
+
+type preResult struct {
+	status         int
+	stdout, stderr string
+	files          []string
+	wentGo         bool
+	backend        string
+}
+
+// stub is the backend: it prints its argv and environment as it got them.
+const stub = `#!/bin/sh
+echo "argv0=$0"
+for a in "$@"; do echo "arg=$a"; done
+tr '\0' '\n' < /proc/$$/environ | sed 's/^/env=/'
+`
+
+func (c *preCase) run(t *testing.T, dir, bin string) preResult {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	write := func(rel, content string, mode fs.FileMode) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, b := range []string{"runc", "crun", "runsc", "other"} {
+		write("bin/"+b, stub, 0o755)
+	}
+	for rel, content := range c.files {
+		write(rel, content, 0o600)
+	}
+	for _, d := range c.dirs {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	confPath := filepath.Join(dir, "secshim.toml")
+	if c.config != "-" {
+		write("secshim.toml", c.config, 0o644)
+	}
+	argv0 := bin
+	if c.argv0 != "" {
+		argv0 = filepath.Join(dir, "bin", c.argv0)
+		if err := os.Symlink(bin, argv0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	argv := append([]string{argv0}, c.args...)
+	if c.ns {
+		script := `mkdir -p /run/crun && mount -t tmpfs tmpfs /run/crun && mkdir /run/crun/c1 /run/crun/c3 && exec "$0" "$@"`
+		argv = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script}, argv...)
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "GODEBUG=inittrace=1", "SECSHIM_CONFIG=" + confPath}, c.env...)
+	outF, errF := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "err")
+	files := make([]*os.File, 3)
+	if files[0], err = os.Open(os.DevNull); err != nil {
+		t.Fatal(err)
+	}
+	if files[1], err = os.Create(outF); err != nil {
+		t.Fatal(err)
+	}
+	if files[2], err = os.Create(errF); err != nil {
+		t.Fatal(err)
+	}
+	// os.StartProcess, not os/exec: exec.Cmd would drop the duplicate
+	// environment entries whose handling is under test.
+	p, err := os.StartProcess(path, argv, &os.ProcAttr{Dir: dir, Env: env, Files: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	stdout, _ := os.ReadFile(outF)
+	stderr, _ := os.ReadFile(errF)
+	var r preResult
+	r.status = st.ExitCode()
+	r.stdout = string(stdout)
+	var keep []string
+	for line := range strings.Lines(string(stderr)) {
+		if strings.HasPrefix(line, "init ") && strings.Contains(line, " ms clock") {
+			r.wentGo = true
+			continue
+		}
+		keep = append(keep, line)
+	}
+	r.stderr = strings.Join(keep, "")
+	r.backend = filepath.Join(dir, "bin")
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(dir, p)
+		switch {
+		case err != nil:
+			r.files = append(r.files, rel+": "+err.Error())
+		case rel == "bin" || rel == "decisions.log":
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+		case d.IsDir():
+			r.files = append(r.files, rel+"/")
+		default:
+			data, _ := os.ReadFile(p)
+			r.files = append(r.files, rel+": "+string(bytes.TrimSpace(data)))
+		}
+		return nil
+	})
+	return r
+}
