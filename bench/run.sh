@@ -131,6 +131,9 @@ if [ $measuring = 0 ]; then # the report alone needs only its own program
 fi
 ( cd "$repo" && make -s build )
 cp "$repo/bin/secshim" "$B/secshim"   # a copy of our own: `rss scan` looks for exactly this file
+# The same without the pre-entry (runtimes/preentry): the pass-through
+# verbs as Go serves them, to show what the pre-entry saves.
+( cd "$repo" && make -s build PREENTRY=0 OUT="$B/secshim-go" )
 ( cd "$repo" && for c in interleave plans prepare rss report; do
     CGO_ENABLED=0 go build -trimpath -o "$B/$c" "./bench/cmd/$c"; done
   # The Go reference, and cold (secshim's stages in a fresh process), are
@@ -148,7 +151,7 @@ cp "$B/secshim" "$B/secshim-faultfill"; cp "$B/execgo" "$B/execgo-faultfill"
 # arms measure that case too (bench/README.md).
 sync
 echo 3 > /proc/sys/vm/drop_caches
-cat "$B/secshim" "$B/execgo" "$B/execc" "$B/exit0" "$RUNC" ${CRUN:+"$CRUN"} > /dev/null
+cat "$B/secshim" "$B/secshim-go" "$B/execgo" "$B/execc" "$B/exit0" "$RUNC" ${CRUN:+"$CRUN"} > /dev/null
 
 if [ $measuring = 1 ]; then
 # --- fixtures --------------------------------------------------------------

@@ -277,6 +277,7 @@ func passthrough() plan {
 		{"execc", []string{w("bin", "execc"), rc.path}},
 		{"execgo", []string{w("bin", "execgo"), rc.path}},
 		{"secshim", []string{shim}},
+		{"secshim-go", []string{w("bin", "secshim-go")}},
 		{"execgo-faultfill", []string{w("bin", "execgo-faultfill"), rc.path}},
 		{"secshim-faultfill", []string{w("bin", "secshim-faultfill")}},
 	}
@@ -299,7 +300,9 @@ func passthrough() plan {
 				p.Compare = append(p.Compare, comparison{Arm: name, Ref: verb.name + "-runc"})
 			}
 		}
-		p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim", Ref: verb.name + "-execgo"})
+		p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim", Ref: verb.name + "-execgo"},
+			comparison{Arm: verb.name + "-secshim-go", Ref: verb.name + "-execgo"},
+			comparison{Arm: verb.name + "-secshim", Ref: verb.name + "-secshim-go"})
 		if verb.name != "version" {
 			p.Compare = append(p.Compare, comparison{Arm: verb.name + "-secshim-faultfill", Ref: verb.name + "-execgo-faultfill"})
 		}

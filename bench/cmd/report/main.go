@@ -511,7 +511,7 @@ func (d *data) targets() []target {
 			t.figure = fmt.Sprintf("%s %s (n=%d)", ms(x.s.MedianDiff), ci(x.s), x.s.N)
 		}
 		if x.verb == "delete" {
-			t.note = "on runc and crun with no SELinux pair held, delete renames the container's record to a tombstone, sweeps the tombstones of containers the backend no longer has (a directory read, a stat each) and execs; elsewhere it runs the backend as a child and waits, so that the record goes only after a real delete"
+			t.note = "on runc and crun with no SELinux pair held, delete renames the container's record to a tombstone, sweeps the tombstones of containers the backend no longer has (a directory read, a stat each) and execs, before the Go runtime starts (runtimes/preentry); elsewhere it runs the backend as a child and waits, so that the record goes only after a real delete"
 		}
 		if x.verb == "start" || x.verb == "delete" {
 			t.name += " (from the lifecycle rounds, Podman config; both on the config secshim writes)"
@@ -821,7 +821,7 @@ func (d *data) renderPass(p printer) {
 	p("## Pass-through verbs and the process floor\n\n")
 	p("One sleeping container created through secshim (so its record exists, as in real use); each round runs every arm once. `kill` sends SIGCONT.\n\n| verb | via | vs runc direct | vs Go exec-only | median |\n|---|---|---|---|---|\n")
 	for _, v := range []string{"state", "kill", "version"} {
-		for _, via := range []string{"execc", "execgo", "secshim", "execgo-faultfill", "secshim-faultfill"} {
+		for _, via := range []string{"execc", "execgo", "secshim", "secshim-go", "execgo-faultfill", "secshim-faultfill"} {
 			a, ok := r.stat(v+"-"+via, v+"-runc", "total")
 			if !ok {
 				continue
@@ -837,6 +837,15 @@ func (d *data) renderPass(p printer) {
 			}
 			p("| %s | %s | %s %s | %s | %.2f ms |\n", v, via, diffCell(a, true), ratio(a.MedianRat), gc, a.ArmMedian)
 		}
+	}
+	if _, ok := r.stat("state-secshim-go", "state-runc", "total"); ok {
+		p("\n`secshim`: the binary `make build` ships, whose pass-through verbs exec the backend before the Go runtime starts (runtimes/preentry; linux/amd64); `--version` is not one of them. `secshim-go`: the same built with `PREENTRY=0`, Go's own fast path.")
+		for _, v := range []string{"state", "kill"} {
+			if s, ok := r.stat(v+"-secshim", v+"-secshim-go", "total"); ok {
+				p(" The pre-entry's saving on `%s`: %s %s.", v, ms(s.MedianDiff), ci(s))
+			}
+		}
+		p("\n")
 	}
 	if _, ok := r.stat("state-secshim-faultfill", "state-runc", "total"); ok {
 		p("\n`*-faultfill`: copies whose page cache exec's page faults filled, where the other binaries were read in sequentially first (bench/README.md); their Go exec-only reference is the like copy of the Go program.\n")
