@@ -30,6 +30,7 @@ PREENTRY     ?= $(if $(filter linux/amd64,$(GOOS_BUILD)),1,0)
 PREENTRY_CC  ?= gcc
 PREENTRY_CFLAGS := -O2 -ffreestanding -fPIE -fno-stack-protector -fno-stack-clash-protection \
 	-fno-asynchronous-unwind-tables -fno-jump-tables -fno-builtin -fno-tree-loop-distribute-patterns \
+	-fno-reorder-blocks-and-partition \
 	-Wall -Wextra -Werror
 SYSO         := cmd/secshim/preentry_amd64.syso
 OUT          ?= bin/secshim
@@ -42,13 +43,13 @@ endif
 build: $(BUILD_DEPS)
 	GOEXPERIMENT=$(GOEXPERIMENT_BUILD) CGO_ENABLED=0 $(GO) build -trimpath $(BUILD_FLAGS) -ldflags '$(LDFLAGS)' -o $(OUT) ./cmd/secshim
 
-# The constants gcc puts in .rodata are moved into .text, so that every
-# reference is resolved by the assembler (the Go linker links a host
+# The constants gcc puts in .rodata (and any code in .text.*) are moved
+# into .text, so that every reference is resolved by the assembler (the Go linker links a host
 # object's code without applying its relocations).
-$(SYSO): runtimes/preentry/preentry.c
+$(SYSO): runtimes/preentry/preentry.c Makefile
 	@set -e; t=$@.$$$$; trap 'rm -f $$t.asm $$t.o' EXIT; \
 	$(PREENTRY_CC) -S $(PREENTRY_CFLAGS) -o $$t.asm $<; \
-	sed 's/^[[:space:]]*\.section[[:space:]]*\.rodata.*/\t.text/' $$t.asm | $(PREENTRY_CC) -c -x assembler -o $$t.o -; \
+	sed 's/^[[:space:]]*\.section[[:space:]]*\.\(rodata\|text\).*/\t.text/' $$t.asm | $(PREENTRY_CC) -c -x assembler -o $$t.o -; \
 	if readelf -rW $$t.o | grep -q 'R_'; then echo "$@: relocations left:"; readelf -rW $$t.o; exit 1; fi; \
 	if readelf -SW $$t.o | sed 's/\[ */[/' | awk '$$2 ~ /^\./ && $$8 ~ /W/ && $$6 != "000000" {w=1} END {exit !w}'; then \
 		echo "$@: writable data:"; readelf -SW $$t.o; exit 1; fi; \
