@@ -34,6 +34,10 @@ type Podman struct {
 	Timeout time.Duration
 	// Quiet turns off the t.Logf of each command and its result.
 	Quiet bool
+	// Dir is podman's working directory: conmon writes a file "oom" into
+	// its own when a container is OOM-killed, which must not land in the
+	// repository.
+	Dir string
 }
 
 func (p *Podman) clone() *Podman {
@@ -91,6 +95,7 @@ func (p *Podman) Command(ctx context.Context, args ...string) *exec.Cmd {
 	argv := append(append(append(append([]string(nil), p.Prefix...), p.Path), p.Global...), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = p.Env
+	cmd.Dir = p.Dir
 	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }

@@ -395,6 +395,7 @@ func (e *Env) Podman() *Podman {
 		t:    e.t,
 		Path: lookPathOr("podman", "podman"),
 		Env:  setEnv(os.Environ(), "CONTAINERS_CONF", e.ConfPath),
+		Dir:  e.Dir,
 	}
 }
 
