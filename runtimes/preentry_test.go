@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,35 +28,10 @@ import (
 // fast: with GODEBUG=inittrace=1, a Go runtime that started says so on
 // stderr, and the stub backend is a shell script.
 func TestPreEntryMatchesGo(t *testing.T) {
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("the pre-entry is built on linux/amd64 only")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the tombstone of delete applies to root's runc and crun only")
-	}
-	for _, tool := range []string{"make", "gcc", "unshare"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if testenv.Strict() {
-				t.Fatalf("%s not found (scripts/install-deps.sh)", tool)
-			}
-			t.Skipf("%s not found", tool)
-		}
-	}
-	pre := testenv.BuildSecshim(t, "1")
-	goOnly := testenv.BuildSecshim(t, "0")
-	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	key := func(r string) string {
-		sum := sha256.Sum256([]byte(r))
-		return hex.EncodeToString(sum[:8])
-	}
-	rec := func(path string, extra ...string) string {
-		return "backend stub\npath " + path + "\nprofile baseline\ncaps a80425fb\nnnp true\nrootmapped false\n" + strings.Join(extra, "")
-	}
-	runc := filepath.Join(dir, "bin", "runc")
-	crun := filepath.Join(dir, "bin", "crun")
+	f := newPreFixture(t)
+	dir, root, runc, crun, rec, conf := f.dir, f.root, f.runc, f.crun, f.rec, f.conf
+	key := preKey
 	rk := "state/" + key(root) + "/"
-	conf := "default_backend = \"stub\"\nstate_dir = \"" + dir + "/state\"\n[log]\nfile = \"" + dir + "/decisions.log\"\n[backends.stub]\npath = \"" + runc + "\"\n"
 	withConf := func(state string) string {
 		return strings.Replace(conf, "state_dir = \""+dir+"/state\"", state, 1)
 	}
@@ -127,20 +105,7 @@ func TestPreEntryMatchesGo(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.config == "" {
-				c.config = conf
-			}
-			a := c.run(t, dir, pre)
-			b := c.run(t, dir, goOnly)
-			if a.status != b.status || a.stdout != b.stdout || a.stderr != b.stderr {
-				t.Errorf("pre-entry: exit %d\n%s%s\nGo: exit %d\n%s%s", a.status, a.stdout, a.stderr, b.status, b.stdout, b.stderr)
-			}
-			if !slices.Equal(a.files, b.files) {
-				t.Errorf("files after the pre-entry:\n%s\nafter Go:\n%s", strings.Join(a.files, "\n"), strings.Join(b.files, "\n"))
-			}
-			if !b.wentGo {
-				t.Fatal("the Go-only build shows no Go runtime start: the check cannot tell")
-			}
+			a, _ := f.compare(t, c)
 			if a.wentGo == c.fast {
 				t.Errorf("pre-entry served it: %v, want %v (exit %d: %s%s)", !a.wentGo, c.fast, a.status, a.stdout, a.stderr)
 			}
@@ -149,6 +114,126 @@ func TestPreEntryMatchesGo(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPreEntryMatchesGoRandom compares the two builds as
+// TestPreEntryMatchesGo does, over command lines drawn slot by slot
+// (globals, verb, verb flags, ID, the rest) from tokens either parser
+// treats specially, now and then with one token anywhere replaced, on a
+// fixture where c1 has a record in both record directories, c2 only a
+// tombstone and c3 nothing.
+func TestPreEntryMatchesGoRandom(t *testing.T) {
+	f := newPreFixture(t)
+	r := f.root
+	globals := [][]string{{"--root", r}, {"--root=" + r}, {"--root="}, {"--debug"}, {"--systemd-cgroup"}, {"--log-format=json"},
+		{"--log", "runc.log"}, {"--bogus"}, {"-root", r}, {"--debug=true"}, {"--rootless"}, {"--root", r + "/"}}
+	verbs := []string{"state", "kill", "delete", "start", "pause", "resume", "state", "kill", "delete", "ps", "create", "--help", ""}
+	flags := [][]string{{"-f"}, {"--force"}, {"-a"}, {"--all"}, {"--help"}, {"--"}, {"-x"}, {"--force=1"}}
+	ids := []string{"c1", "c1", "c1", "c1", "c2", "c2", "c3", "c:1", "-", ""}
+	rest := [][]string{{"KILL"}, {"-9"}, {"c2"}, {"KILL", "TERM"}}
+	files := map[string]string{
+		"state/default/c1": f.rec(f.runc), "state/" + preKey(r) + "/c1": f.rec(f.crun, "arg --systemd-cgroup\n"),
+		"state/default/deleted@/c2": f.rec(f.runc), "state/" + preKey(r) + "/deleted@/c2": f.rec(f.runc),
+	}
+	rng := rand.New(rand.NewPCG(4, 2))
+	n := 300
+	if testing.Short() {
+		n = 40
+	}
+	served := 0
+	for i := range n {
+		var args []string
+		for range rng.IntN(3) {
+			args = append(args, globals[rng.IntN(len(globals))]...)
+		}
+		args = append(args, verbs[rng.IntN(len(verbs))])
+		if rng.IntN(4) == 0 {
+			args = append(args, flags[rng.IntN(len(flags))]...)
+		}
+		args = append(args, ids[rng.IntN(len(ids))])
+		if rng.IntN(4) == 0 {
+			args = append(args, rest[rng.IntN(len(rest))]...)
+		}
+		if rng.IntN(10) == 0 {
+			all := slices.Concat(append(slices.Concat(globals...), verbs...), slices.Concat(flags...), ids, slices.Concat(rest...))
+			args[rng.IntN(len(args))] = all[rng.IntN(len(all))]
+		}
+		c := preCase{name: fmt.Sprint(i), args: args, config: f.conf, files: files, dirs: []string{"root/c1", "root/c2"}}
+		t.Run(c.name, func(t *testing.T) {
+			if a, _ := f.compare(t, c); !a.wentGo {
+				served++
+			}
+		})
+	}
+	// The draw is fixed: a change in how many it serves is a change in
+	// what the pre-entry accepts.
+	t.Logf("the pre-entry served %d of %d", served, n)
+	if served < n/10 {
+		t.Errorf("the pre-entry served %d of %d: the comparison covered mostly Go against Go", served, n)
+	}
+}
+
+// preFixture is what both tests share: the two builds and a fixture dir.
+type preFixture struct {
+	pre, goOnly           string
+	dir, root, runc, crun string
+	conf                  string
+}
+
+func newPreFixture(t *testing.T) *preFixture {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the pre-entry is built on linux/amd64 only")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the tombstone of delete applies to root's runc and crun only")
+	}
+	for _, tool := range []string{"make", "gcc", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if testenv.Strict() {
+				t.Fatalf("%s not found (scripts/install-deps.sh)", tool)
+			}
+			t.Skipf("%s not found", tool)
+		}
+	}
+	f := &preFixture{pre: testenv.BuildSecshim(t, "1"), goOnly: testenv.BuildSecshim(t, "0"), dir: t.TempDir()}
+	f.root = filepath.Join(f.dir, "root")
+	f.runc = filepath.Join(f.dir, "bin", "runc")
+	f.crun = filepath.Join(f.dir, "bin", "crun")
+	f.conf = "default_backend = \"stub\"\nstate_dir = \"" + f.dir + "/state\"\n[log]\nfile = \"" + f.dir + "/decisions.log\"\n[backends.stub]\npath = \"" + f.runc + "\"\n"
+	return f
+}
+
+// rec is a record for a container on the backend at path.
+func (f *preFixture) rec(path string, extra ...string) string {
+	return "backend stub\npath " + path + "\nprofile baseline\ncaps a80425fb\nnnp true\nrootmapped false\n" + strings.Join(extra, "")
+}
+
+// preKey is RecordPath's directory for a --root.
+func preKey(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:8])
+}
+
+// compare runs c with both builds and requires the same exit status,
+// output and files after; it returns both results (pre-entry first).
+func (f *preFixture) compare(t *testing.T, c preCase) (preResult, preResult) {
+	t.Helper()
+	if c.config == "" {
+		c.config = f.conf
+	}
+	a := c.run(t, f.dir, f.pre)
+	b := c.run(t, f.dir, f.goOnly)
+	if a.status != b.status || a.stdout != b.stdout || a.stderr != b.stderr {
+		t.Errorf("%q\npre-entry: exit %d\n%s%s\nGo: exit %d\n%s%s", c.args, a.status, a.stdout, a.stderr, b.status, b.stdout, b.stderr)
+	}
+	if !slices.Equal(a.files, b.files) {
+		t.Errorf("%q\nfiles after the pre-entry:\n%s\nafter Go:\n%s", c.args, strings.Join(a.files, "\n"), strings.Join(b.files, "\n"))
+	}
+	if !b.wentGo {
+		t.Fatal("the Go-only build shows no Go runtime start: the check cannot tell")
+	}
+	return a, b
 }
 
 type preCase struct {
@@ -170,6 +255,8 @@ type preResult struct {
 	wentGo         bool
 	backend        string
 }
+
+var logTime = regexp.MustCompile(`(time=|"time":)"[^"]*"`)
 
 // stub is the backend: it prints its argv and environment as it got them.
 const stub = `#!/bin/sh
@@ -275,8 +362,10 @@ func (c *preCase) run(t *testing.T, dir, bin string) preResult {
 		case d.IsDir():
 			r.files = append(r.files, rel+"/")
 		default:
+			// Log lines (an engine log given with --log) carry the time.
 			data, _ := os.ReadFile(p)
-			r.files = append(r.files, rel+": "+string(bytes.TrimSpace(data)))
+			data = logTime.ReplaceAll(bytes.TrimSpace(data), []byte(`${1}"T"`))
+			r.files = append(r.files, rel+": "+string(data))
 		}
 		return nil
 	})

@@ -412,14 +412,7 @@ func (e *Env) CrunPodman() *Podman {
 // needs WithArgvLog.
 func (e *Env) Calls() [][]string {
 	e.t.Helper()
-	if e.ArgvLog == "" {
-		e.t.Fatal("testenv: Env.Calls needs testenv.WithArgvLog()")
-	}
-	b, err := os.ReadFile(e.ArgvLog)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	must(e.t, err)
+	b := e.readLog(e.ArgvLog, "Env.Calls", "WithArgvLog")
 	var calls [][]string
 	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
 		if line == "" {
@@ -428,6 +421,21 @@ func (e *Env) Calls() [][]string {
 		calls = append(calls, strings.Split(strings.TrimSuffix(line, "\x1f"), "\x1f"))
 	}
 	return calls
+}
+
+// readLog reads a log the wrapper appends to; nothing when no call was
+// made. A log the options did not ask for fails the test.
+func (e *Env) readLog(path, reader, option string) []byte {
+	e.t.Helper()
+	if path == "" {
+		e.t.Fatalf("testenv: %s needs testenv.%s()", reader, option)
+	}
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	must(e.t, err)
+	return b
 }
 
 // GoStart is one call of the runtime as WithGoStartLog saw it.
@@ -440,14 +448,7 @@ type GoStart struct {
 // GoStarts reads Env.GoStartLog.
 func (e *Env) GoStarts() []GoStart {
 	e.t.Helper()
-	if e.GoStartLog == "" {
-		e.t.Fatal("testenv: Env.GoStarts needs testenv.WithGoStartLog()")
-	}
-	b, err := os.ReadFile(e.GoStartLog)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	must(e.t, err)
+	b := e.readLog(e.GoStartLog, "Env.GoStarts", "WithGoStartLog")
 	var calls []GoStart
 	for _, block := range strings.Split(string(b), "\x1e")[1:] {
 		args, rest, _ := strings.Cut(block, "\n")
