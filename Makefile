@@ -47,6 +47,7 @@ build: $(BUILD_DEPS)
 # into .text, so that every reference is resolved by the assembler (the Go linker links a host
 # object's code without applying its relocations).
 $(SYSO): runtimes/preentry/preentry.c Makefile
+	@command -v $(PREENTRY_CC) >/dev/null || { echo "$@: $(PREENTRY_CC) not found: install gcc (scripts/install-deps.sh), or build without the pre-entry: make build PREENTRY=0"; exit 1; }
 	@set -e; t=$@.$$$$; trap 'rm -f $$t.asm $$t.o' EXIT; \
 	$(PREENTRY_CC) -S $(PREENTRY_CFLAGS) -o $$t.asm $<; \
 	sed 's/^[[:space:]]*\.section[[:space:]]*\.\(rodata\|text\).*/\t.text/' $$t.asm | $(PREENTRY_CC) -c -x assembler -o $$t.o -; \
