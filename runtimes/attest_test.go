@@ -85,6 +85,13 @@ func TestCompare(t *testing.T) {
 	if got := ms[1].String(); got != "Seccomp is 0, promised 2 (filter)" {
 		t.Errorf("message %q", got)
 	}
+	// A process its filter is killing reads mode 3 (SECCOMP_MODE_DEAD):
+	// the filter was there.
+	dying := good
+	dying.Seccomp = 3
+	if ms := full.compare(dying); len(ms) != 0 {
+		t.Errorf("killed by its filter: %v", ms)
+	}
 	// Seccomp mode 1 (strict) is not the promised filter.
 	strict := good
 	strict.Seccomp = 1
