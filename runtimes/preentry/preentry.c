@@ -16,10 +16,11 @@
  * same config, the same record, renames the same tombstone and execs the
  * same argv (runtimes/preentry_test.go runs both over the same cases and
  * compares). On anything else (another verb or flag, a debug log level, no
- * record, an attested start, an error) it returns having changed nothing,
- * and Go does the whole job, including reporting any error. A delete
- * whose exec fails has renamed its record to a tombstone first; Go, run
- * next, finds the tombstone, as a delete tried again does.
+ * record, an attested start, an error) it returns and Go does the whole
+ * job, including reporting any error. Only delete changes a file before
+ * it may return: it renames the record to its tombstone, as the Go path
+ * does first too; Go, run next, finds the tombstone, as a delete tried
+ * again does.
  *
  * Build constraints (the Makefile checks them): no libc, no writable
  * static data and no relocations. The Go linker links a host object's
