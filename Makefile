@@ -25,8 +25,8 @@ GOEXPERIMENT_BUILD ?= $(shell GOEXPERIMENT=nogreenteagc $(GO) env GOEXPERIMENT 2
 # Go linker takes in, and must come out with no relocations and no
 # writable data (see the file). PREENTRY=0 builds without it: Go's own
 # fast path then serves those verbs.
-GOOS_BUILD   := $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
-PREENTRY     ?= $(if $(filter linux/amd64,$(GOOS_BUILD)),1,0)
+PLATFORM     := $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
+PREENTRY     ?= $(if $(filter linux/amd64,$(PLATFORM)),1,0)
 PREENTRY_CC  ?= gcc
 PREENTRY_CFLAGS := -O2 -ffreestanding -fPIE -fno-stack-protector -fno-stack-clash-protection \
 	-fno-asynchronous-unwind-tables -fno-jump-tables -fno-builtin -fno-tree-loop-distribute-patterns \
@@ -44,8 +44,8 @@ build: $(BUILD_DEPS)
 	GOEXPERIMENT=$(GOEXPERIMENT_BUILD) CGO_ENABLED=0 $(GO) build -trimpath $(BUILD_FLAGS) -ldflags '$(LDFLAGS)' -o $(OUT) ./cmd/secshim
 
 # The constants gcc puts in .rodata (and any code in .text.*) are moved
-# into .text, so that every reference is resolved by the assembler (the Go linker links a host
-# object's code without applying its relocations).
+# into .text, so that the assembler resolves every reference: the Go
+# linker links a host object's code without applying its relocations.
 $(SYSO): runtimes/preentry/preentry.c Makefile
 	@command -v $(PREENTRY_CC) >/dev/null || { echo "$@: $(PREENTRY_CC) not found: install gcc (scripts/install-deps.sh), or build without the pre-entry: make build PREENTRY=0"; exit 1; }
 	@set -e; t=$@.$$$$; trap 'rm -f $$t.asm $$t.o' EXIT; \
