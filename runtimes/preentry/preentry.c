@@ -189,13 +189,23 @@ static long readall(const char *path, char *buf, long cap)
 	return n;
 }
 
-static long lstat_mode(const char *path, u32 *mode)
+/* statat is stat (flags 0) or lstat (AT_SYMLINK_NOFOLLOW): 0 or -errno,
+ * and the file's mode when mode is not 0. */
+static long statat(const char *path, long flags, u32 *mode)
 {
-	u64 st[18];
-	long r = sc(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, AT_SYMLINK_NOFOLLOW);
+	u64 st[18]; /* struct stat on x86_64: 144 bytes, st_mode at 24 */
+	long r = sc(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, flags);
 	if (r == 0 && mode)
 		*mode = *(u32 *)((char *)st + 24);
 	return r;
+}
+
+/* runscname reports whether a path's last element names runsc: the
+ * Family rule of runtimes (a runsc-named secshim, a runsc backend). */
+static int runscname(const char *p)
+{
+	const char *b = base(p);
+	return contains(b, slen(b), "runsc");
 }
 
 /* ---- SHA-256, for the record directory of a --root (RecordPath) ---- */
@@ -550,7 +560,7 @@ static void sweep(const char *keydir, const char *root, const char *except)
 					continue;
 			}
 			join3(&nested, sr, id, 0);
-			if (nested.ok && lstat_mode(nested.p, 0) == -ENOENT)
+			if (nested.ok && statat(nested.p, AT_SYMLINK_NOFOLLOW, 0) == -ENOENT)
 				sc(SYS_unlink, (long)tomb.p, 0, 0, 0);
 		}
 	}
@@ -565,7 +575,6 @@ static int tombstone(const char *statedir, const char *keydir, const char *path,
 	char b1[PATH_MAX_], b2[PATH_MAX_];
 	struct buf sb = {b1, 0, PATH_MAX_, 1}, pb = {b2, 0, PATH_MAX_, 1};
 	const char *sr = stateroot(r, root, &sb);
-	u64 st[18];
 	u32 mode;
 	long err;
 	if (!sr)
@@ -573,14 +582,14 @@ static int tombstone(const char *statedir, const char *keydir, const char *path,
 	/* hardening.MCSInUse: SELinux pairs are reserved in this state dir
 	 * (os.Stat, so following a symlink) */
 	join3(&pb, statedir, "selinux-mcs", 0);
-	if (!pb.ok || sc(SYS_newfstatat, AT_FDCWD, (long)pb.p, (long)st, 0) != -ENOENT)
+	if (!pb.ok || statat(pb.p, 0, 0) != -ENOENT)
 		return 0;
 	join3(&pb, sr, id, 0);
-	if (!pb.ok || lstat_mode(pb.p, &mode) != 0 || (mode & S_IFMT) != S_IFDIR)
+	if (!pb.ok || statat(pb.p, AT_SYMLINK_NOFOLLOW, &mode) != 0 || (mode & S_IFMT) != S_IFDIR)
 		return 0;
 	err = sc(SYS_rename, (long)path, (long)tomb, 0, 0);
 	if (err == -ENOENT) {
-		if (lstat_mode(path, 0) == 0) {
+		if (statat(path, AT_SYMLINK_NOFOLLOW, 0) == 0) {
 			join3(&pb, keydir, "deleted@", 0);
 			err = sc(SYS_mkdir, (long)pb.p, 0700, 0, 0);
 			if (err == 0 || err == -EEXIST)
@@ -637,7 +646,7 @@ ENTRY void secshim_pre(long *sp)
 {
 	long argc = sp[0], n, i, k;
 	char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
-	const char *confpath = 0, *sd = STATE_DIR, *a0;
+	const char *confpath = 0, *sd = STATE_DIR, *keydir = "default", *a0;
 	char cfg[CONFIG_MAX], data[RECORD_MAX], key[17], b1[PATH_MAX_], b2[PATH_MAX_], b3[PATH_MAX_];
 	struct buf kd = {b1, 0, PATH_MAX_, 1}, rp = {b2, 0, PATH_MAX_, 1}, tp = {b3, 0, PATH_MAX_, 1};
 	const char *xargv[ARGV_MAX + 1], *xenv[ENV_MAX + 1];
@@ -647,7 +656,7 @@ ENTRY void secshim_pre(long *sp)
 	if (argc < 2 || !argv[0])
 		return;
 	a0 = argv[0];
-	if (contains(base(a0), slen(base(a0)), "runsc") || (a0[0] && a0[slen(a0) - 1] == '/'))
+	if (runscname(a0) || (a0[0] && a0[slen(a0) - 1] == '/'))
 		return;
 	if (!parse(argc, argv, &c))
 		return;
@@ -667,16 +676,14 @@ ENTRY void secshim_pre(long *sp)
 		if (!clean(c.root))
 			return;
 		rootkey(c.root, key);
-	} else {
-		for (i = 0; i < 8; i++)
-			key[i] = "default"[i];
+		keydir = key;
 	}
-	join3(&kd, sd, key, 0);
+	join3(&kd, sd, keydir, 0);
 	join3(&rp, kd.p, c.id, 0);
 	join3(&tp, kd.p, "deleted@", c.id);
 	if (!kd.ok || !rp.ok || !tp.ok || !loadrec(rp.p, tp.p, data, &r))
 		return;
-	if (!clean(r.path) || eq(r.name, "runsc") || contains(base(r.path), slen(base(r.path)), "runsc"))
+	if (!clean(r.path) || eq(r.name, "runsc") || runscname(r.path))
 		return; /* Go parses the arguments again in runsc's dialect */
 	if (eq(c.verb, "start") && r.attest && r.promises > 0)
 		return; /* an attested start is Go's */

@@ -4,10 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"strings"
 	"testing"
 
+	"github.com/secshim/secshim/runtimes"
 	"github.com/secshim/secshim/tests/testenv"
 )
 
@@ -37,7 +36,11 @@ func TestPodmanPassThroughBeforeGo(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range env.GoStarts() {
 		t.Logf("%v: Go started %v", c.Args, c.Started)
-		verb := verbOf(c.Args)
+		inv, err := runtimes.Parse(c.Args, runtimes.FamilyRunc)
+		if err != nil {
+			t.Fatalf("Podman's call %v: %v", c.Args, err)
+		}
+		verb := inv.Verb
 		seen[verb] = true
 		switch verb {
 		case "create":
@@ -55,20 +58,4 @@ func TestPodmanPassThroughBeforeGo(t *testing.T) {
 			t.Errorf("Podman made no %s call (calls: %v)", v, env.GoStarts())
 		}
 	}
-}
-
-// verbOf is the first argument that is neither a global flag nor its
-// value (runc's globals: the value ones take the next token).
-func verbOf(args []string) string {
-	values := []string{"--log", "--log-format", "--log-level", "--root", "--criu", "--rootless", "--cgroup-manager"}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			return a
-		}
-		if slices.Contains(values, a) {
-			i++
-		}
-	}
-	return ""
 }
